@@ -1,0 +1,99 @@
+//! The auction: select eligible buyers, ping them all under one deadline, rank the valid bids,
+//! post down the ranking within the total budget, and return the full record. The decisions
+//! (rank, cascade) are plain functions in their own files; `fanout` and `posting` do the I/O.
+
+pub mod cascade;
+mod fanout;
+mod posting;
+pub mod rank;
+pub mod record;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::time::Instant;
+
+pub use fanout::TIMER_SLACK;
+use record::{AuctionRecord, PhaseTimes};
+
+use crate::buyers::Registry;
+use crate::ops::metrics::EngineMetrics;
+use crate::protocol::lead::Lead;
+use crate::transport::Transport;
+
+/// Auction timings.
+#[derive(Debug, Clone, Copy)]
+pub struct Settings {
+    /// The ping deadline.
+    pub ping_timeout: Duration,
+    /// The whole auction's budget.
+    pub total_timeout: Duration,
+}
+
+/// Runs auctions over a transport.
+#[derive(Debug)]
+pub struct Auctioneer<T> {
+    transport: T,
+    settings: Settings,
+    metrics: EngineMetrics,
+}
+
+impl<T: Transport> Auctioneer<T> {
+    /// An auctioneer sending through `transport`.
+    pub fn new(transport: T, settings: Settings) -> Auctioneer<T> {
+        Auctioneer { transport, settings, metrics: EngineMetrics::new() }
+    }
+
+    /// Auctions one validated lead. `start` is when intake began, so the budget and the
+    /// reported total include parsing and validation.
+    pub async fn run(&self, registry: &Registry, lead: &Lead, lead_id: Arc<str>, start: Instant) -> AuctionRecord {
+        let mut eligible = Vec::new();
+        registry.select(lead, &mut eligible);
+        let ping_started = Instant::now();
+        let deadline = ping_started + self.settings.ping_timeout;
+        let phase = fanout::ping_all(&self.transport, registry, &eligible, lead, ping_started, deadline).await;
+        let ping_time = ping_started.elapsed();
+
+        let mut ranked = phase.candidates;
+        rank::rank(&mut ranked);
+        let post_started = Instant::now();
+        let (posts, sale) = posting::post_cascade(
+            &self.transport,
+            lead,
+            &lead_id,
+            &phase.records,
+            &ranked,
+            start,
+            self.settings.total_timeout,
+        )
+        .await;
+        let post_time = post_started.elapsed();
+        let posts_waited: Duration = posts.iter().map(|p| p.latency).sum();
+        let times = PhaseTimes {
+            ping: ping_time,
+            post: post_time,
+            total: start.elapsed(),
+            buyers: phase.waited + posts_waited,
+        };
+        let record = AuctionRecord { lead_id, pings: phase.records, posts, sale, times };
+        self.count(&record);
+        record
+    }
+
+    fn count(&self, record: &AuctionRecord) {
+        let m = &self.metrics;
+        if record.sale.is_some() {
+            m.sold.increment(1)
+        } else {
+            m.unsold.increment(1)
+        }
+        m.auction_seconds.record(record.times.total.as_secs_f64());
+        m.overhead_seconds.record(record.overhead().as_secs_f64());
+        m.pings_sent.increment(record.pings.len() as u64);
+    }
+
+    /// Engine-wide metric handles (intake uses the in-flight gauge).
+    pub fn metrics(&self) -> &EngineMetrics {
+        &self.metrics
+    }
+}

@@ -1,0 +1,81 @@
+//! The post phase: the full lead to the best bid, then down the ranking on rejection, error or
+//! timeout, one buyer at a time, within the total budget. The order comes from
+//! [`Cascade`]; this file does the I/O.
+
+use std::sync::Arc;
+
+use tokio::time::{Instant, timeout};
+
+use super::cascade::{Cascade, Step};
+use super::rank::Candidate;
+use super::record::{PingRecord, PingResult, PostRecord, PostResult, Sale};
+use crate::protocol::ids;
+use crate::protocol::lead::Lead;
+use crate::protocol::post::{PostRequest, PostVerdict, judge_post};
+use crate::transport::{Exchange, ExchangeKind, Transport};
+
+/// Posts down the ranked candidates until one buyer accepts or the budget runs out.
+pub async fn post_cascade<T: Transport>(
+    transport: &T,
+    lead: &Lead,
+    lead_id: &str,
+    pings: &[PingRecord],
+    ranked: &[Candidate],
+    start: Instant,
+    budget: std::time::Duration,
+) -> (Vec<PostRecord>, Option<Sale>) {
+    let mut posts = Vec::new();
+    let mut cascade = Cascade::new(ranked.len());
+    let post_timeout = |rank: usize| pings[ranked[rank].ping].buyer.post_timeout;
+    while let Step::Post { rank, timeout: limit } = cascade.next(start.elapsed(), budget, post_timeout) {
+        let candidate = ranked[rank];
+        let ping = &pings[candidate.ping];
+        let bid_id = match &ping.result {
+            PingResult::Bid { bid_id, .. } => bid_id.as_deref(),
+            _ => None,
+        };
+        let body = PostRequest {
+            ping_id: &ping.ping_id,
+            bid_id,
+            price: candidate.price,
+            lead_id,
+            vertical: &lead.vertical,
+            attributes: &lead.attributes,
+            contact: &lead.contact,
+            consent: lead.consent.as_ref(),
+        };
+        // Serializing plain structs into a Vec cannot fail.
+        let body = serde_json::to_vec(&body).unwrap_or_default();
+        let exchange = Exchange {
+            buyer: Arc::clone(&ping.buyer),
+            kind: ExchangeKind::Post,
+            message_id: ids::post_message_id().into(),
+            body: body.into(),
+        };
+        let sent = Instant::now();
+        let result = match timeout(limit, transport.exchange(exchange)).await {
+            Ok(Ok(reply)) => match judge_post(reply.status, &reply.body) {
+                PostVerdict::Accepted { buyer_lead_id } => PostResult::Accepted { buyer_lead_id },
+                PostVerdict::Rejected(why) => PostResult::Rejected(why),
+            },
+            Ok(Err(error)) => PostResult::Failed(error),
+            Err(_) => PostResult::Timeout,
+        };
+        let latency = sent.elapsed();
+        let metrics = &ping.buyer.metrics;
+        metrics.post_seconds.record(latency.as_secs_f64());
+        let accepted = matches!(result, PostResult::Accepted { .. });
+        if accepted {
+            metrics.posts_accepted.increment(1);
+        } else {
+            metrics.posts_rejected.increment(1);
+        }
+        cascade.record(accepted);
+        posts.push(PostRecord { ping: candidate.ping, result, latency });
+        if accepted {
+            let sale = Sale { ping: candidate.ping, buyer_id: Arc::clone(&ping.buyer.id), price: candidate.price };
+            return (posts, Some(sale));
+        }
+    }
+    (posts, None)
+}

@@ -1,0 +1,66 @@
+//! Ranking valid bids: highest price first; equal prices by earlier answer; then by ping
+//! order so the result never depends on sort stability. A plain function of its input.
+
+use std::time::Duration;
+
+use crate::protocol::money::Micros;
+
+/// A valid bid waiting to be ranked.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Candidate {
+    /// Price bid.
+    pub price: Micros,
+    /// When the answer arrived, from the start of the auction.
+    pub answered_at: Duration,
+    /// Index of the ping in the auction record.
+    pub ping: usize,
+}
+
+/// Sorts candidates best first.
+pub fn rank(candidates: &mut [Candidate]) {
+    candidates.sort_unstable_by(|a, b| {
+        b.price.cmp(&a.price).then(a.answered_at.cmp(&b.answered_at)).then(a.ping.cmp(&b.ping))
+    });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn candidate(price: i64, at_ms: u64, ping: usize) -> Candidate {
+        Candidate { price: Micros(price), answered_at: Duration::from_millis(at_ms), ping }
+    }
+
+    #[test]
+    fn highest_price_wins_and_ties_go_to_the_earlier_answer() {
+        let mut bids = [candidate(10, 5, 0), candidate(12, 30, 1), candidate(12, 20, 2), candidate(3, 1, 3)];
+        rank(&mut bids);
+        let order: Vec<usize> = bids.iter().map(|c| c.ping).collect();
+        assert_eq!(order, [2, 1, 0, 3]);
+    }
+
+    proptest! {
+        #[test]
+        fn ranking_is_a_sorted_permutation(raw in prop::collection::vec((0i64..50, 0u64..100), 0..40)) {
+            let input: Vec<Candidate> = raw.iter().enumerate().map(|(i, (p, t))| candidate(*p, *t, i)).collect();
+            let mut ranked = input.clone();
+            rank(&mut ranked);
+            // A permutation: every ping exactly once.
+            let mut pings: Vec<usize> = ranked.iter().map(|c| c.ping).collect();
+            pings.sort_unstable();
+            prop_assert_eq!(pings, (0..input.len()).collect::<Vec<_>>());
+            // Sorted: price never rises; at equal price, answer time never goes back.
+            for pair in ranked.windows(2) {
+                prop_assert!(pair[0].price >= pair[1].price);
+                if pair[0].price == pair[1].price {
+                    prop_assert!(pair[0].answered_at <= pair[1].answered_at);
+                }
+            }
+            // The winner is a highest bid.
+            if let Some(best) = input.iter().map(|c| c.price).max() {
+                prop_assert_eq!(ranked[0].price, best);
+            }
+        }
+    }
+}

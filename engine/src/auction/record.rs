@@ -1,0 +1,138 @@
+//! The auction record: every ping, bid, timing and post attempt of one lead. Outcomes such as
+//! no-bid, timeout and rejection are values here, not errors.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::buyers::Buyer;
+use crate::protocol::answer::{LeadAnswer, Outcome, Timings};
+use crate::protocol::bid::InvalidBid;
+use crate::protocol::money::Micros;
+use crate::protocol::post::PostRejection;
+use crate::transport::TransportError;
+
+/// Everything that happened in one auction.
+#[derive(Debug)]
+pub struct AuctionRecord {
+    /// The lead.
+    pub lead_id: Arc<str>,
+    /// One entry per buyer pinged, in ping order.
+    pub pings: Vec<PingRecord>,
+    /// Post attempts, in cascade order.
+    pub posts: Vec<PostRecord>,
+    /// The sale, if any.
+    pub sale: Option<Sale>,
+    /// Phase durations.
+    pub times: PhaseTimes,
+}
+
+/// One buyer's ping.
+#[derive(Debug)]
+pub struct PingRecord {
+    /// Who.
+    pub buyer: Arc<Buyer>,
+    /// The id sent.
+    pub ping_id: Arc<str>,
+    /// What came of it.
+    pub result: PingResult,
+    /// Round trip, for answers received in time.
+    pub latency: Option<Duration>,
+}
+
+/// What a ping came to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PingResult {
+    /// A valid bid.
+    Bid {
+        /// Price offered.
+        price: Micros,
+        /// The buyer's bid id.
+        bid_id: Option<Box<str>>,
+    },
+    /// The buyer declined.
+    NoBid,
+    /// An answer that is not a bid, and why.
+    Invalid(InvalidBid),
+    /// No answer by the deadline (a late answer is a timeout too).
+    Timeout,
+    /// The exchange failed (connect, protocol, oversized body).
+    Failed(TransportError),
+}
+
+/// One post attempt.
+#[derive(Debug)]
+pub struct PostRecord {
+    /// Index into [`AuctionRecord::pings`] of the bid posted against.
+    pub ping: usize,
+    /// What came of it.
+    pub result: PostResult,
+    /// How long it took.
+    pub latency: Duration,
+}
+
+/// What a post came to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PostResult {
+    /// Sold.
+    Accepted {
+        /// The buyer's id for the lead.
+        buyer_lead_id: Option<Box<str>>,
+    },
+    /// Declined, error status or garbage.
+    Rejected(PostRejection),
+    /// No answer within the post timeout or the remaining budget.
+    Timeout,
+    /// The exchange failed.
+    Failed(TransportError),
+}
+
+/// The sale.
+#[derive(Debug, Clone)]
+pub struct Sale {
+    /// Index into [`AuctionRecord::pings`] of the winning bid.
+    pub ping: usize,
+    /// Buyer id.
+    pub buyer_id: Arc<str>,
+    /// Price paid.
+    pub price: Micros,
+}
+
+/// Where the time went.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct PhaseTimes {
+    /// Ping fan-out, first send to last answer waited for.
+    pub ping: Duration,
+    /// All posts.
+    pub post: Duration,
+    /// Intake to outcome.
+    pub total: Duration,
+    /// Time spent waiting on buyers (slowest in-time answer, or the deadline, plus posts).
+    pub buyers: Duration,
+}
+
+impl AuctionRecord {
+    /// Sold or unsold.
+    pub fn outcome(&self) -> Outcome {
+        if self.sale.is_some() { Outcome::Sold } else { Outcome::Unsold }
+    }
+
+    /// The engine's own share of the auction time.
+    pub fn overhead(&self) -> Duration {
+        self.times.total.saturating_sub(self.times.buyers)
+    }
+
+    /// The publisher's answer.
+    pub fn answer(&self) -> LeadAnswer {
+        let ms = |d: Duration| (d.as_secs_f64() * 1e6).round() / 1e3;
+        LeadAnswer {
+            lead_id: self.lead_id.to_string(),
+            outcome: self.outcome(),
+            price: self.sale.as_ref().map(|s| s.price),
+            buyer_id: self.sale.as_ref().map(|s| s.buyer_id.to_string()),
+            timings_ms: Timings { ping: ms(self.times.ping), post: ms(self.times.post), total: ms(self.times.total) },
+        }
+    }
+}
+
+/// A finished auction and the publisher it was for, on its way to the auction log.
+pub type Finished = (Arc<str>, AuctionRecord);

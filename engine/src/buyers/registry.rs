@@ -1,0 +1,95 @@
+//! The buyer registry: every configured buyer in its run-time form, plus the eligibility index.
+//! A snapshot is immutable; a config change builds a new one, so no auction sees half a change.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use http::Uri;
+
+use super::Eligibility;
+use crate::config::{Config, TransportKind};
+use crate::ops::metrics::BuyerMetrics;
+use crate::protocol::bid::PriceLimits;
+use crate::protocol::lead::Lead;
+use crate::transport::sign::Signer;
+
+/// A buyer as the auction uses it.
+#[derive(Debug)]
+pub struct Buyer {
+    /// Buyer id.
+    pub id: Arc<str>,
+    /// Ping endpoint.
+    pub ping_url: Uri,
+    /// Post endpoint.
+    pub post_url: Uri,
+    /// The buyer's own ping timeout, if shorter than the auction's.
+    pub ping_timeout: Option<Duration>,
+    /// The buyer's post timeout, if set.
+    pub post_timeout: Option<Duration>,
+    /// Extra headers on every request.
+    pub headers: Vec<(http::HeaderName, http::HeaderValue)>,
+    /// Signs requests when the buyer has a secret.
+    pub signer: Option<Signer>,
+    /// HTTP version to speak.
+    pub transport: TransportKind,
+    /// Floor (the higher of the buyer's and the global one) and sanity maximum.
+    pub limits: PriceLimits,
+    /// Per-buyer metric handles, registered once.
+    pub metrics: BuyerMetrics,
+}
+
+/// All buyers and the index over them.
+#[derive(Debug)]
+pub struct Registry {
+    buyers: Vec<Arc<Buyer>>,
+    eligibility: Eligibility,
+}
+
+impl Registry {
+    /// Builds the run-time registry from a validated config.
+    pub fn from_config(config: &Config) -> Registry {
+        let global_floor = config.auction.floor.unwrap_or_default();
+        let buyers = config
+            .buyers
+            .iter()
+            .map(|b| {
+                Arc::new(Buyer {
+                    id: b.id.as_str().into(),
+                    ping_url: b.ping_url.clone(),
+                    post_url: b.post_url.clone(),
+                    ping_timeout: b.timeout_ms.map(|ms| Duration::from_millis(ms.into())),
+                    post_timeout: b.post_timeout_ms.map(|ms| Duration::from_millis(ms.into())),
+                    headers: b.headers.clone(),
+                    signer: b.secret.as_ref().map(|s| Signer::new(&s.0)),
+                    transport: b.transport,
+                    limits: PriceLimits {
+                        floor: b.floor.unwrap_or_default().max(global_floor),
+                        max: config.auction.max_bid,
+                    },
+                    metrics: BuyerMetrics::new(&b.id),
+                })
+            })
+            .collect();
+        Registry { buyers, eligibility: Eligibility::build(&config.buyers) }
+    }
+
+    /// Buyers eligible for this lead, by index, into `out` (cleared first).
+    pub fn select(&self, lead: &Lead, out: &mut Vec<u32>) {
+        self.eligibility.select(lead, out);
+    }
+
+    /// The buyer at an index from [`Registry::select`].
+    pub fn buyer(&self, index: u32) -> &Arc<Buyer> {
+        &self.buyers[index as usize]
+    }
+
+    /// Number of buyers.
+    pub fn len(&self) -> usize {
+        self.buyers.len()
+    }
+
+    /// True when no buyer is configured.
+    pub fn is_empty(&self) -> bool {
+        self.buyers.is_empty()
+    }
+}

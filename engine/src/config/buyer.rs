@@ -1,0 +1,255 @@
+//! `[[buyers]]`: who gets pinged for what, and how to reach them.
+
+use std::collections::BTreeMap;
+
+use serde::Deserialize;
+
+use super::Config;
+use super::de::{self, Headers, KeyDigest, SigningSecret};
+use crate::protocol::geo::{State, Zip};
+use crate::protocol::money::Micros;
+
+/// One buyer.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BuyerConfig {
+    /// Buyer id: in metrics, answers and logs.
+    pub id: String,
+    /// Where pings go.
+    #[serde(deserialize_with = "de::http_uri")]
+    pub ping_url: http::Uri,
+    /// Where posts go.
+    #[serde(deserialize_with = "de::http_uri")]
+    pub post_url: http::Uri,
+    /// Verticals the buyer wants.
+    pub verticals: Vec<String>,
+    /// States the buyer wants; empty means all.
+    #[serde(default, deserialize_with = "de::states")]
+    pub states: Vec<State>,
+    /// ZIP codes (`"98004"`) or prefixes (`"980"` or `"980*"`) the buyer wants; empty means all.
+    #[serde(default)]
+    pub zips: Vec<ZipFilter>,
+    /// Rules on other attributes: a value (equals), a list (one of), or `{ min, max }`.
+    #[serde(default, alias = "attribute_rules")]
+    pub attributes: BTreeMap<String, AttrRule>,
+    /// The buyer's floor: lower bids are invalid.
+    #[serde(default)]
+    pub floor: Option<Micros>,
+    /// The buyer's own ping timeout; the auction's deadline still bounds it.
+    #[serde(default)]
+    pub timeout_ms: Option<u32>,
+    /// How long a post to this buyer may take; the auction's total budget still bounds it.
+    #[serde(default)]
+    pub post_timeout_ms: Option<u32>,
+    /// Extra headers on every ping and post (e.g. the buyer's API key).
+    #[serde(default, deserialize_with = "de::headers")]
+    pub headers: Headers,
+    /// Signs pings and posts (Standard Webhooks) when set.
+    #[serde(default)]
+    pub secret: Option<SigningSecret>,
+    /// HTTP version spoken to the buyer.
+    #[serde(default)]
+    pub transport: TransportKind,
+    /// A disabled buyer is never pinged.
+    #[serde(default = "yes")]
+    pub enabled: bool,
+    /// SHA-256 of the buyer's API key (status, returns, pull).
+    #[serde(default)]
+    pub key_sha256: Option<KeyDigest>,
+    /// Lead and spend caps.
+    #[serde(default)]
+    pub caps: Option<Caps>,
+    /// Hours of operation.
+    #[serde(default)]
+    pub schedule: Option<Schedule>,
+    /// How long after a sale the buyer may return the lead.
+    #[serde(default)]
+    pub return_window_hours: Option<u32>,
+}
+
+fn yes() -> bool {
+    true
+}
+
+/// HTTP version towards a buyer.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum TransportKind {
+    /// HTTP/1.1 with keep-alive (the default).
+    #[default]
+    Http1,
+    /// HTTP/2 (h2c prior knowledge on http://, ALPN on https://): one connection, many streams.
+    Http2,
+}
+
+/// `caps = { hourly, daily, budget_daily }`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Caps {
+    /// Leads per hour.
+    #[serde(default)]
+    pub hourly: Option<u32>,
+    /// Leads per day.
+    #[serde(default)]
+    pub daily: Option<u32>,
+    /// Spend per day.
+    #[serde(default)]
+    pub budget_daily: Option<Micros>,
+}
+
+/// `schedule = { timezone, days, hours }`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Schedule {
+    /// IANA time zone, e.g. `America/Chicago`.
+    pub timezone: String,
+    /// Days open: `mon` .. `sun`.
+    #[serde(default)]
+    pub days: Vec<String>,
+    /// Open hours, `HH:MM-HH:MM`.
+    #[serde(default)]
+    pub hours: Option<String>,
+}
+
+/// One entry of `zips`: an exact ZIP or a prefix of 1 to 4 digits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ZipFilter {
+    /// A five-digit ZIP.
+    Exact(u32),
+    /// The first `len` digits of a ZIP, as a number.
+    Prefix {
+        /// Number of digits, 1 to 4.
+        len: u8,
+        /// Their value.
+        value: u32,
+    },
+}
+
+impl<'de> Deserialize<'de> for ZipFilter {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(deserializer)?;
+        let digits = text.trim().trim_end_matches('*');
+        let bad = || serde::de::Error::custom(format_args!("\"{text}\" is not a ZIP or a ZIP prefix like \"980\""));
+        if digits.len() == 5 {
+            return Zip::parse(digits).map(|z| ZipFilter::Exact(z.zip5())).ok_or_else(bad);
+        }
+        if digits.is_empty() || digits.len() > 4 || !digits.bytes().all(|b| b.is_ascii_digit()) {
+            return Err(bad());
+        }
+        let value = digits.parse().map_err(|_| bad())?;
+        Ok(ZipFilter::Prefix { len: digits.len() as u8, value })
+    }
+}
+
+/// A rule on one attribute.
+#[derive(Debug, Clone, PartialEq)]
+pub enum AttrRule {
+    /// The attribute equals this value.
+    Equals(RuleValue),
+    /// The attribute is one of these values.
+    OneOf(Vec<RuleValue>),
+    /// The attribute is a number within these bounds (inclusive).
+    Range {
+        /// Lower bound.
+        min: Option<f64>,
+        /// Upper bound.
+        max: Option<f64>,
+    },
+}
+
+/// A scalar a rule compares with.
+#[derive(Debug, Clone, PartialEq)]
+pub enum RuleValue {
+    /// Text, compared case-insensitively.
+    Text(String),
+    /// A number.
+    Number(f64),
+    /// A flag.
+    Bool(bool),
+}
+
+impl<'de> Deserialize<'de> for AttrRule {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        use serde::de::Error;
+        let value = toml::Value::deserialize(deserializer)?;
+        let scalar = |v: &toml::Value| match v {
+            toml::Value::String(s) => Some(RuleValue::Text(s.clone())),
+            toml::Value::Integer(i) => Some(RuleValue::Number(*i as f64)),
+            toml::Value::Float(f) if f.is_finite() => Some(RuleValue::Number(*f)),
+            toml::Value::Boolean(b) => Some(RuleValue::Bool(*b)),
+            _ => None,
+        };
+        let number = |v: Option<&toml::Value>| -> Result<Option<f64>, D::Error> {
+            match v.map(scalar) {
+                None => Ok(None),
+                Some(Some(RuleValue::Number(n))) => Ok(Some(n)),
+                Some(_) => Err(D::Error::custom("range bounds `min` and `max` must be numbers")),
+            }
+        };
+        match &value {
+            toml::Value::Array(items) if !items.is_empty() => items
+                .iter()
+                .map(|v| scalar(v).ok_or_else(|| D::Error::custom("one-of lists hold strings, numbers or booleans")))
+                .collect::<Result<_, _>>()
+                .map(AttrRule::OneOf),
+            toml::Value::Table(table) => {
+                if let Some(key) = table.keys().find(|k| *k != "min" && *k != "max") {
+                    return Err(D::Error::custom(format_args!("unknown range key `{key}` (expected `min`, `max`)")));
+                }
+                let (min, max) = (number(table.get("min"))?, number(table.get("max"))?);
+                match (min, max) {
+                    (None, None) => Err(D::Error::custom("a range needs `min`, `max` or both")),
+                    (Some(lo), Some(hi)) if lo > hi => Err(D::Error::custom("range `min` is above `max`")),
+                    _ => Ok(AttrRule::Range { min, max }),
+                }
+            }
+            other => scalar(other).map(AttrRule::Equals).ok_or_else(|| {
+                D::Error::custom("a rule is a value (equals), a non-empty list (one of), or { min, max } (range)")
+            }),
+        }
+    }
+}
+
+impl BuyerConfig {
+    /// Checks that need more than one key; `Err((field, message))`.
+    pub(super) fn validate(&self, config: &Config) -> Result<(), (&'static str, String)> {
+        de::check_id(&self.id).map_err(|m| ("id", m.to_owned()))?;
+        if self.verticals.is_empty() {
+            return Err(("verticals", "list at least one vertical".into()));
+        }
+        if let Some(v) = self.verticals.iter().find(|v| !crate::protocol::lead::is_valid_vertical(v)) {
+            return Err(("verticals", format!("\"{v}\" is not a vertical name (lowercase letters, digits, `_`)")));
+        }
+        if let Some(floor) = self.floor
+            && (floor.0 < 0 || floor > config.auction.max_bid)
+        {
+            return Err(("floor", "must be between 0 and auction.max_bid".into()));
+        }
+        if self.timeout_ms == Some(0) {
+            return Err(("timeout_ms", "must be at least 1".into()));
+        }
+        if self.post_timeout_ms == Some(0) {
+            return Err(("post_timeout_ms", "must be at least 1".into()));
+        }
+        if let Some(attr) = self.attributes.keys().find(|k| *k == "zip" || *k == "state") {
+            return Err(("attributes", format!("`{attr}` has its own key: use `{attr}s`")));
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn zip_filters_parse() {
+        let parse = |s: &str| serde_json::from_value::<ZipFilter>(serde_json::json!(s));
+        assert_eq!(parse("98004").ok(), Some(ZipFilter::Exact(98004)));
+        assert_eq!(parse("980").ok(), Some(ZipFilter::Prefix { len: 3, value: 980 }));
+        assert_eq!(parse("021*").ok(), Some(ZipFilter::Prefix { len: 3, value: 21 }));
+        for bad in ["", "*", "98a", "980041", "abcde"] {
+            assert!(parse(bad).is_err(), "{bad}");
+        }
+    }
+}

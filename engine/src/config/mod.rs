@@ -1,0 +1,339 @@
+//! The engine's typed configuration (`engine.toml`): every key of `shared/DESIGN.md`, with
+//! defaults in one place, unknown keys refused, and every error naming its key
+//! (`buyers[2].states[0]: unknown state "XX"`). Values are parsed into their final types here
+//! (states, ZIP filters, money, URLs, key digests, signing secrets) so a config that loads is
+//! a config that works.
+
+mod buyer;
+mod de;
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+use crate::protocol::money::Micros;
+
+pub use buyer::{AttrRule, BuyerConfig, Caps, RuleValue, Schedule, TransportKind, ZipFilter};
+pub use de::{KeyDigest, SigningSecret};
+
+/// The whole configuration file.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// Address the HTTP API listens on.
+    #[serde(default = "defaults::listen")]
+    pub listen: SocketAddr,
+    /// Path of the embedded store (SQLite). Accepted now; the durable store uses it.
+    #[serde(default = "defaults::store")]
+    pub store: PathBuf,
+    /// Auction timings and price limits.
+    #[serde(default)]
+    pub auction: AuctionConfig,
+    /// Publisher-facing limits: body size, in-flight leads, idempotency, shutdown.
+    #[serde(default)]
+    pub intake: IntakeConfig,
+    /// Publishers allowed to send leads.
+    #[serde(default)]
+    pub publishers: Vec<PublisherConfig>,
+    /// Buyers that receive pings and posts.
+    #[serde(default)]
+    pub buyers: Vec<BuyerConfig>,
+    /// Operators' keys for the admin API.
+    #[serde(default)]
+    pub admins: Vec<AdminConfig>,
+    /// Return reasons buyers may give.
+    #[serde(default)]
+    pub returns: Option<ReturnsConfig>,
+    /// Webhook delivery settings.
+    #[serde(default)]
+    pub delivery: Option<DeliveryConfig>,
+    /// Webhook subscriptions.
+    #[serde(default)]
+    pub webhooks: Vec<WebhookConfig>,
+}
+
+/// `[auction]`: one deadline for all pings, one budget for the whole auction.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AuctionConfig {
+    /// The ping deadline: no answer after it counts as a bid.
+    #[serde(default = "defaults::ping_timeout_ms")]
+    pub ping_timeout_ms: u32,
+    /// Budget for the whole auction, pings and every post of the cascade.
+    #[serde(default = "defaults::total_timeout_ms")]
+    pub total_timeout_ms: u32,
+    /// Global floor: bids below it are invalid (a buyer's own floor may be higher).
+    #[serde(default)]
+    pub floor: Option<Micros>,
+    /// Sanity maximum: a bid above it is a bug or an attack, and invalid.
+    #[serde(default = "defaults::max_bid")]
+    pub max_bid: Micros,
+}
+
+/// `[intake]`: limits that protect the engine from publishers.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct IntakeConfig {
+    /// Largest lead body accepted (413 above).
+    #[serde(default = "defaults::max_body_bytes")]
+    pub max_body_bytes: usize,
+    /// Leads being auctioned at once; above it intake answers 503 with `Retry-After`.
+    #[serde(default = "defaults::max_in_flight")]
+    pub max_in_flight: usize,
+    /// How long an `Idempotency-Key` is remembered.
+    #[serde(default = "defaults::idempotency_ttl_s")]
+    pub idempotency_ttl_s: u64,
+    /// How many idempotency keys are remembered at most (bounded memory).
+    #[serde(default = "defaults::idempotency_capacity")]
+    pub idempotency_capacity: usize,
+    /// On SIGTERM, how long in-flight auctions get to finish.
+    #[serde(default = "defaults::shutdown_grace_ms")]
+    pub shutdown_grace_ms: u64,
+}
+
+/// `[[publishers]]`: who may send leads.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PublisherConfig {
+    /// Publisher id.
+    pub id: String,
+    /// SHA-256 of the publisher's key, in hex; the key itself is never stored.
+    pub key_sha256: KeyDigest,
+    /// A disabled publisher's key is refused with 403.
+    #[serde(default = "defaults::yes")]
+    pub enabled: bool,
+}
+
+/// `[[admins]]`: operators' keys.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AdminConfig {
+    /// Admin id.
+    pub id: String,
+    /// SHA-256 of the admin key, in hex.
+    pub key_sha256: KeyDigest,
+}
+
+/// `[returns]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReturnsConfig {
+    /// Reason codes a buyer may give when returning a lead.
+    pub reasons: Vec<String>,
+}
+
+/// `[delivery]`: webhook retry behaviour.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DeliveryConfig {
+    /// Delay before each attempt, in milliseconds.
+    #[serde(default)]
+    pub retry_schedule_ms: Option<Vec<u64>>,
+    /// Allow webhook URLs on private or loopback addresses.
+    #[serde(default)]
+    pub allow_private_targets: bool,
+}
+
+/// `[[webhooks]]`: a subscription.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WebhookConfig {
+    /// Subscription id.
+    pub id: String,
+    /// Where events are delivered.
+    #[serde(deserialize_with = "de::http_uri")]
+    pub url: http::Uri,
+    /// Event types delivered.
+    pub events: Vec<String>,
+    /// Signing secret (`whsec_<base64>`).
+    pub secret: SigningSecret,
+    /// Extra headers sent with each delivery.
+    #[serde(default, deserialize_with = "de::headers")]
+    pub headers: de::Headers,
+}
+
+/// A configuration that cannot be used, with the key at fault.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The file could not be read.
+    #[error("cannot read config file {path}: {source}")]
+    Read {
+        /// The path given.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// A key has a bad value, is unknown, or is missing.
+    #[error("config key `{key}`: {message}")]
+    Key {
+        /// Dotted path of the key, e.g. `buyers[0].ping_url`.
+        key: String,
+        /// What is wrong with it.
+        message: String,
+    },
+}
+
+impl Config {
+    /// Reads and validates a config file.
+    pub fn load(path: &Path) -> Result<Config, ConfigError> {
+        let text =
+            std::fs::read_to_string(path).map_err(|source| ConfigError::Read { path: path.to_owned(), source })?;
+        Config::from_toml(&text)
+    }
+
+    /// Parses and validates config text.
+    pub fn from_toml(text: &str) -> Result<Config, ConfigError> {
+        let deserializer = toml::Deserializer::parse(text)
+            .map_err(|e| ConfigError::Key { key: "(syntax)".into(), message: e.to_string().trim().to_owned() })?;
+        let config: Config = serde_path_to_error::deserialize(deserializer).map_err(|e| {
+            let key = e.path().to_string();
+            let message = e.into_inner().message().trim().to_owned();
+            ConfigError::Key { key: if key == "." { "(top level)".into() } else { key }, message }
+        })?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    /// Checks that span several keys.
+    fn validate(&self) -> Result<(), ConfigError> {
+        let key_err = |key: String, message: &str| ConfigError::Key { key, message: message.to_owned() };
+        let a = &self.auction;
+        if a.ping_timeout_ms < defaults::MIN_PING_TIMEOUT_MS {
+            return Err(key_err("auction.ping_timeout_ms".into(), "must be at least 5 ms"));
+        }
+        if a.total_timeout_ms < a.ping_timeout_ms {
+            return Err(key_err("auction.total_timeout_ms".into(), "must be at least auction.ping_timeout_ms"));
+        }
+        if !a.max_bid.is_positive() || a.floor.is_some_and(|f| f.0 < 0 || f > a.max_bid) {
+            return Err(key_err("auction.floor".into(), "floor must be between 0 and auction.max_bid"));
+        }
+        let i = &self.intake;
+        if i.max_body_bytes < 1024 || i.max_in_flight == 0 || i.idempotency_capacity == 0 {
+            return Err(key_err(
+                "intake".into(),
+                "max_body_bytes must be at least 1024; max_in_flight and idempotency_capacity at least 1",
+            ));
+        }
+        unique_ids("publishers", self.publishers.iter().map(|p| p.id.as_str()))?;
+        unique_ids("buyers", self.buyers.iter().map(|b| b.id.as_str()))?;
+        unique_ids("admins", self.admins.iter().map(|a| a.id.as_str()))?;
+        unique_ids("webhooks", self.webhooks.iter().map(|w| w.id.as_str()))?;
+        for (n, p) in self.publishers.iter().enumerate() {
+            de::check_id(&p.id).map_err(|m| key_err(format!("publishers[{n}].id"), m))?;
+        }
+        for (n, b) in self.buyers.iter().enumerate() {
+            b.validate(self).map_err(|(field, m)| key_err(format!("buyers[{n}].{field}"), &m))?;
+        }
+        Ok(())
+    }
+
+    /// Settings this version parses and checks but does not act on yet, for a start-up warning.
+    pub fn not_yet_enforced(&self) -> Vec<&'static str> {
+        let mut keys = Vec::new();
+        let buyers = |f: fn(&BuyerConfig) -> bool| self.buyers.iter().any(f);
+        if buyers(|b| b.caps.is_some()) {
+            keys.push("buyers.caps");
+        }
+        if buyers(|b| b.schedule.is_some()) {
+            keys.push("buyers.schedule");
+        }
+        if buyers(|b| b.return_window_hours.is_some() || b.key_sha256.is_some()) {
+            keys.push("buyers.return_window_hours/key_sha256 (buyer API)");
+        }
+        if !self.webhooks.is_empty() || self.delivery.is_some() {
+            keys.push("webhooks/delivery");
+        }
+        if !self.admins.is_empty() || self.returns.is_some() {
+            keys.push("admins/returns");
+        }
+        keys
+    }
+}
+
+fn unique_ids<'a>(table: &str, ids: impl Iterator<Item = &'a str>) -> Result<(), ConfigError> {
+    let mut seen = std::collections::HashSet::new();
+    for (n, id) in ids.enumerate() {
+        if !seen.insert(id) {
+            return Err(ConfigError::Key {
+                key: format!("{table}[{n}].id"),
+                message: format!("duplicate id \"{id}\""),
+            });
+        }
+    }
+    Ok(())
+}
+
+impl Default for AuctionConfig {
+    fn default() -> Self {
+        AuctionConfig {
+            ping_timeout_ms: defaults::ping_timeout_ms(),
+            total_timeout_ms: defaults::total_timeout_ms(),
+            floor: None,
+            max_bid: defaults::max_bid(),
+        }
+    }
+}
+
+impl Default for IntakeConfig {
+    fn default() -> Self {
+        IntakeConfig {
+            max_body_bytes: defaults::max_body_bytes(),
+            max_in_flight: defaults::max_in_flight(),
+            idempotency_ttl_s: defaults::idempotency_ttl_s(),
+            idempotency_capacity: defaults::idempotency_capacity(),
+            shutdown_grace_ms: defaults::shutdown_grace_ms(),
+        }
+    }
+}
+
+/// Every default, in one place.
+mod defaults {
+    use super::Micros;
+
+    /// Below this a ping deadline cannot be met even on loopback with timer slack.
+    pub const MIN_PING_TIMEOUT_MS: u32 = 5;
+
+    pub fn listen() -> std::net::SocketAddr {
+        std::net::SocketAddr::from(([127, 0, 0, 1], 8080))
+    }
+    pub fn store() -> std::path::PathBuf {
+        "data/engine.db".into()
+    }
+    pub fn ping_timeout_ms() -> u32 {
+        100
+    }
+    pub fn total_timeout_ms() -> u32 {
+        1000
+    }
+    /// 1,000.00: no consumer lead sells for more; a bid above is a bug or an attack.
+    pub fn max_bid() -> Micros {
+        Micros::from_units(1000)
+    }
+    /// 64 KiB: a lead with generous consent text is under 8 KiB.
+    pub fn max_body_bytes() -> usize {
+        64 * 1024
+    }
+    /// Enough for thousands of auctions per second at 1 s each, small enough to shed load early.
+    pub fn max_in_flight() -> usize {
+        10_000
+    }
+    /// A day: publishers retry within minutes; a day covers their slowest retry queues.
+    pub fn idempotency_ttl_s() -> u64 {
+        24 * 3600
+    }
+    /// About 100 MB at most for remembered answers.
+    pub fn idempotency_capacity() -> usize {
+        500_000
+    }
+    /// Longer than the default total auction budget, so in-flight auctions can finish.
+    pub fn shutdown_grace_ms() -> u64 {
+        5_000
+    }
+    pub fn yes() -> bool {
+        true
+    }
+}
+
+#[cfg(test)]
+mod tests;

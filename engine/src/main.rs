@@ -1,0 +1,137 @@
+//! The `engine` command: `serve` runs the auction engine from a config file; `keys` makes
+//! and hashes API keys. A bad config exits with code 64 (EX_USAGE) before any port is bound.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use sha2::{Digest, Sha256};
+
+/// Exit code for a bad config or command line (sysexits EX_USAGE).
+const EX_USAGE: u8 = 64;
+
+#[derive(Parser)]
+#[command(name = "engine", version, about = "Ping/post lead auction engine")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the engine.
+    Serve {
+        /// Path of engine.toml.
+        #[arg(long, short)]
+        config: PathBuf,
+        /// Override the config's listen address.
+        #[arg(long)]
+        listen: Option<std::net::SocketAddr>,
+        /// Log JSON lines instead of text.
+        #[arg(long)]
+        log_json: bool,
+    },
+    /// API keys: only their SHA-256 goes in the config.
+    #[command(subcommand)]
+    Keys(Keys),
+}
+
+#[derive(Subcommand)]
+enum Keys {
+    /// Make a new random key and print it with its `key_sha256`.
+    Generate,
+    /// Print the `key_sha256` of a key read from standard input.
+    Hash,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Serve { config, listen, log_json } => serve(config, listen, log_json),
+        Command::Keys(Keys::Generate) => {
+            let mut bytes = [0u8; 24];
+            if getrandom::fill(&mut bytes).is_err() {
+                eprintln!("error: no randomness available from the operating system");
+                return ExitCode::FAILURE;
+            }
+            let key = format!("sk_{}", hex::encode(bytes));
+            println!("key        = {key}\nkey_sha256 = \"{}\"", hex::encode(Sha256::digest(&key)));
+            ExitCode::SUCCESS
+        }
+        Command::Keys(Keys::Hash) => {
+            let mut key = String::new();
+            if std::io::stdin().read_line(&mut key).is_err() {
+                return ExitCode::from(EX_USAGE);
+            }
+            println!("{}", hex::encode(Sha256::digest(key.trim())));
+            ExitCode::SUCCESS
+        }
+    }
+}
+
+fn serve(path: PathBuf, listen: Option<std::net::SocketAddr>, log_json: bool) -> ExitCode {
+    let mut config = match engine::config::Config::load(&path) {
+        Ok(config) => config,
+        Err(error) => {
+            eprintln!("error: {error}");
+            return ExitCode::from(EX_USAGE);
+        }
+    };
+    if let Some(listen) = listen {
+        config.listen = listen;
+    }
+    let _log = engine::ops::logging::init(log_json);
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            eprintln!("error: cannot start the runtime: {error}");
+            return ExitCode::FAILURE;
+        }
+    };
+    runtime.block_on(async move {
+        let listener = match tokio::net::TcpListener::bind(config.listen).await {
+            Ok(listener) => listener,
+            Err(error) => {
+                tracing::error!(listen = %config.listen, %error, "cannot listen");
+                return ExitCode::FAILURE;
+            }
+        };
+        let pending = config.not_yet_enforced();
+        if !pending.is_empty() {
+            tracing::warn!(keys = ?pending, "these settings are validated but not enforced by this version");
+        }
+        tracing::info!(listen = %config.listen, buyers = config.buyers.len(), publishers = config.publishers.len(), "engine listening");
+        match engine::run(config, listener, shutdown_signal()).await {
+            Ok(()) => {
+                tracing::info!("engine stopped");
+                ExitCode::SUCCESS
+            }
+            Err(error) => {
+                tracing::error!(%error, "engine failed");
+                ExitCode::FAILURE
+            }
+        }
+    })
+}
+
+/// Resolves on SIGTERM or Ctrl-C.
+async fn shutdown_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(term) => term,
+            Err(_) => {
+                let _ = ctrl_c.await;
+                return;
+            }
+        };
+        tokio::select! {
+            _ = ctrl_c => {}
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = ctrl_c.await;
+    tracing::info!("shutdown requested; draining");
+}

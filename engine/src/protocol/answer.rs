@@ -1,0 +1,54 @@
+//! The engine's answer to a publisher for one lead.
+
+use serde::{Deserialize, Serialize};
+
+use super::money::Micros;
+
+/// How an auction ended, as the publisher sees it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Outcome {
+    /// A buyer accepted the post.
+    Sold,
+    /// No buyer bid, or every post was rejected, or the budget ran out.
+    Unsold,
+    /// The lead was seen before (dedupe).
+    Duplicate,
+}
+
+impl Outcome {
+    /// Stable name for metrics and logs.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Outcome::Sold => "sold",
+            Outcome::Unsold => "unsold",
+            Outcome::Duplicate => "duplicate",
+        }
+    }
+}
+
+/// `200` body of `POST /v1/leads`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LeadAnswer {
+    /// The engine's id for the lead.
+    pub lead_id: String,
+    /// Sold, unsold or duplicate.
+    pub outcome: Outcome,
+    /// The price the lead sold at (null unless sold).
+    pub price: Option<Micros>,
+    /// The buyer that bought it (null unless sold).
+    pub buyer_id: Option<String>,
+    /// Where the time went, in milliseconds (fractional).
+    pub timings_ms: Timings,
+}
+
+/// Phase durations in milliseconds.
+#[derive(Debug, Clone, Copy, PartialEq, Default, Serialize, Deserialize)]
+pub struct Timings {
+    /// From the first ping sent to the last answer waited for.
+    pub ping: f64,
+    /// All post attempts together.
+    pub post: f64,
+    /// From intake to the answer.
+    pub total: f64,
+}

@@ -1,0 +1,67 @@
+//! Talking to buyers: one request/answer exchange (a ping or a post) behind the [`Transport`]
+//! trait, so the auction does not care whether buyers are across the internet (`http`) or
+//! in-process (benches and tests plug their own). Timeouts belong to the caller: the auction
+//! knows its deadlines, the transport only bounds what it reads.
+
+mod http;
+pub mod sign;
+
+use std::future::Future;
+use std::sync::Arc;
+
+use bytes::Bytes;
+
+pub use self::http::{HttpTransport, MAX_REPLY_BYTES};
+use crate::buyers::Buyer;
+
+/// Which of a buyer's endpoints an exchange goes to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ExchangeKind {
+    /// The ping endpoint (no PII).
+    Ping,
+    /// The post endpoint (full lead).
+    Post,
+}
+
+/// One request to a buyer.
+#[derive(Debug, Clone)]
+pub struct Exchange {
+    /// Who.
+    pub buyer: Arc<Buyer>,
+    /// Ping or post.
+    pub kind: ExchangeKind,
+    /// Unique id of this message (`webhook-id` when signed).
+    pub message_id: Arc<str>,
+    /// JSON body.
+    pub body: Bytes,
+}
+
+/// A buyer's answer: status and (size-limited) body.
+#[derive(Debug, Clone)]
+pub struct Reply {
+    /// HTTP status.
+    pub status: u16,
+    /// Body, at most [`MAX_REPLY_BYTES`].
+    pub body: Bytes,
+}
+
+/// Why an exchange produced no answer. Whose fault: always the buyer's or the network's.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum TransportError {
+    /// No connection could be made (refused, DNS, TLS, connect timeout).
+    #[error("connect failed")]
+    Connect,
+    /// The connection broke or the peer spoke bad HTTP.
+    #[error("connection or protocol error")]
+    Protocol,
+    /// The answer body exceeded [`MAX_REPLY_BYTES`].
+    #[error("answer body too large")]
+    TooLarge,
+}
+
+/// Sends exchanges to buyers. Returned futures are `'static` so the auction can spawn them
+/// and let a late answer finish off its path (keeping an HTTP/1.1 connection reusable).
+pub trait Transport: Send + Sync + 'static {
+    /// Sends one request and reads the whole answer.
+    fn exchange(&self, exchange: Exchange) -> impl Future<Output = Result<Reply, TransportError>> + Send + 'static;
+}
