@@ -64,9 +64,12 @@ pub fn lead(body: &[u8]) -> Result<Lead, ApiError> {
 }
 
 fn parse(body: &[u8]) -> Result<LeadIn, ApiError> {
-    if body.trim_ascii().is_empty() {
-        return Err(ApiError::field("invalid_json", "", "the body is empty; send the lead as a JSON object"))
-            .map_err(|e| ApiError { field: None, ..e });
+    let body_error = |code, message| ApiError { field: None, ..ApiError::field(code, "", message) };
+    match body.trim_ascii().first() {
+        None => return Err(body_error("invalid_json", "the body is empty; send the lead as a JSON object")),
+        // serde would read a struct from an array too; a lead is an object, say so plainly.
+        Some(b'[') => return Err(body_error("invalid_type", "the lead must be a JSON object, not an array")),
+        Some(_) => {}
     }
     let mut deserializer = serde_json::Deserializer::from_slice(body);
     let raw: LeadIn = serde_path_to_error::deserialize(&mut deserializer).map_err(json_error)?;
@@ -95,8 +98,9 @@ fn json_error(e: serde_path_to_error::Error<serde_json::Error>) -> ApiError {
     if let Some(name) = quoted("missing field `") {
         return ApiError::field("missing_field", join(&name), format!("`{}` is required", join(&name)));
     }
-    if let Some(name) = quoted("unknown field `") {
-        return ApiError::field("unknown_field", join(&name), format!("`{}` is not a field of the lead", join(&name)));
+    if quoted("unknown field `").is_some() {
+        // For an unknown field the path already ends with its name.
+        return ApiError::field("unknown_field", path.clone(), format!("`{path}` is not a field of the lead"));
     }
     let field = if path == "." { None } else { Some(Cow::Owned(path)) };
     ApiError { field, ..ApiError::field("invalid_type", "", text) }

@@ -1,0 +1,61 @@
+//! The `engine` binary: a bad config exits with code 64 before binding a port, and the error
+//! names the key.
+
+use std::process::Command;
+
+fn serve_with(config: &str) -> std::process::Output {
+    let dir = std::env::temp_dir().join(format!("engine-cli-{}-{}", std::process::id(), config.len()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let path = dir.join("engine.toml");
+    std::fs::write(&path, config).expect("write config");
+    Command::new(env!("CARGO_BIN_EXE_engine")).args(["serve", "--config"]).arg(&path).output().expect("runs")
+}
+
+#[test]
+fn a_bad_config_exits_64_naming_the_key() {
+    for (config, key) in [
+        ("listen = \"127.0.0.1:0\"\nlisten_typo = 1\n", "listen_typo"),
+        ("[auction]\nping_timeout_ms = \"fast\"\n", "auction.ping_timeout_ms"),
+        (
+            "[[buyers]]\nid = \"a\"\nping_url = \"ftp://x/ping\"\npost_url = \"http://x/post\"\nverticals = [\"auto\"]\n",
+            "buyers[0].ping_url",
+        ),
+        (
+            "[[buyers]]\nid = \"a\"\nping_url = \"http://x/ping\"\npost_url = \"http://x/post\"\nverticals = [\"auto\"]\nstates = [\"WA\", \"Atlantis\"]\n",
+            "buyers[0].states",
+        ),
+        ("[[publishers]]\nid = \"p\"\nkey_sha256 = \"plaintext-key\"\n", "publishers[0].key_sha256"),
+    ] {
+        let output = serve_with(config);
+        assert_eq!(output.status.code(), Some(64), "{config}");
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(stderr.contains(key), "error should name `{key}`: {stderr}");
+    }
+}
+
+#[test]
+fn a_missing_config_file_exits_64() {
+    let output = Command::new(env!("CARGO_BIN_EXE_engine"))
+        .args(["serve", "--config", "/nonexistent/engine.toml"])
+        .output()
+        .expect("runs");
+    assert_eq!(output.status.code(), Some(64));
+    assert!(String::from_utf8_lossy(&output.stderr).contains("/nonexistent/engine.toml"));
+}
+
+#[test]
+fn keys_hash_prints_the_sha256() {
+    use std::io::Write;
+    let mut child = Command::new(env!("CARGO_BIN_EXE_engine"))
+        .args(["keys", "hash"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("runs");
+    child.stdin.take().expect("stdin").write_all(b"abc\n").expect("write");
+    let output = child.wait_with_output().expect("exits");
+    assert_eq!(
+        String::from_utf8_lossy(&output.stdout).trim(),
+        "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+    );
+}
