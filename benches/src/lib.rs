@@ -1,1 +1,66 @@
-//! Criterion benchmarks live in `benches/benches/`; this library is empty on purpose.
+//! Shared fixtures for the criterion benches in `benches/benches/`: a lead, buyer configs, and
+//! an in-memory transport whose buyers answer at once, so a bench measures the engine alone.
+
+use std::future::Future;
+
+use bytes::Bytes;
+use engine::config::Config;
+use engine::transport::{Exchange, ExchangeKind, Reply, Transport, TransportError};
+
+/// The DESIGN.md example lead.
+pub const LEAD: &[u8] = br#"{"vertical": "auto_insurance",
+ "attributes": {"zip": "98004", "state": "WA", "credit_tier": "good", "age": 42},
+ "contact": {"first_name": "Jane", "last_name": "Smith", "email": "jane@example.com",
+             "phone": "+12065550100", "address": "1 Main St", "city": "Bellevue"},
+ "consent": {"trustedform_cert_url": "https://cert.trustedform.com/abc", "jornaya_leadid": "LEADID-123",
+             "ip": "203.0.113.9", "consent_text": "I agree to be contacted by insurers and their agents at the number above.",
+             "captured_at": "2026-11-23T12:00:00Z"},
+ "source": {"sub_id": "s1", "utm": {"utm_source": "google"}},
+ "test": false}"#;
+
+const STATES: [&str; 8] = ["WA", "OR", "CA", "TX", "NY", "FL", "IL", "AZ"];
+
+/// A config with `n` buyers on `auto_insurance`; a realistic mix of filters: most want a few
+/// states, a quarter filter on credit tier, a tenth on ZIP prefixes. Every buyer wants WA so a
+/// WA lead has `n` eligible buyers when `all_eligible`.
+pub fn config_with_buyers(n: usize, all_eligible: bool) -> Config {
+    let mut toml = String::new();
+    for i in 0..n {
+        let states = if all_eligible || i % 2 == 0 {
+            format!("[\"WA\", \"{}\", \"{}\"]", STATES[i % 8], STATES[(i + 3) % 8])
+        } else {
+            format!("[\"{}\", \"{}\"]", STATES[1 + i % 7], STATES[1 + (i + 2) % 7])
+        };
+        let rules =
+            if !all_eligible && i % 4 == 1 { "attributes = { credit_tier = [\"good\", \"excellent\"] }\n" } else { "" };
+        let zips = if !all_eligible && i % 10 == 3 { "zips = [\"980\", \"981\"]\n" } else { "" };
+        toml.push_str(&format!(
+            "[[buyers]]\nid = \"b{i}\"\nping_url = \"http://127.0.0.1:9/b{i}/ping\"\npost_url = \"http://127.0.0.1:9/b{i}/post\"\nverticals = [\"auto_insurance\"]\nstates = {states}\n{rules}{zips}"
+        ));
+    }
+    Config::from_toml(&toml).expect("bench config is valid")
+}
+
+/// Buyers that answer at once: every ping with a bid whose price depends on the buyer, every
+/// post with an acceptance.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct InstantBuyers;
+
+impl Transport for InstantBuyers {
+    fn exchange(&self, exchange: Exchange) -> impl Future<Output = Result<Reply, TransportError>> + Send + 'static {
+        let body = match exchange.kind {
+            ExchangeKind::Ping => {
+                let cents =
+                    500 + exchange.buyer.id.len() * 37 + exchange.buyer.id.bytes().map(usize::from).sum::<usize>();
+                Bytes::from(format!(
+                    r#"{{"bid":true,"price":"{}.{:02}","bid_id":"b-{}"}}"#,
+                    cents / 100,
+                    cents % 100,
+                    exchange.message_id
+                ))
+            }
+            ExchangeKind::Post => Bytes::from_static(br#"{"accepted":true,"buyer_lead_id":"x"}"#),
+        };
+        std::future::ready(Ok(Reply { status: 200, body }))
+    }
+}

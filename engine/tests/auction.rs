@@ -1,6 +1,8 @@
 //! The auction end to end over real sockets: winner selection, cascade, the deadline, invalid
 //! bids, where PII goes, concurrency. Each test names the DESIGN.md invariant it protects.
 
+#![allow(clippy::unwrap_used)]
+
 mod common;
 
 use std::collections::HashMap;

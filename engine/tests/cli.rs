@@ -1,6 +1,8 @@
 //! The `engine` binary: a bad config exits with code 64 before binding a port, and the error
 //! names the key.
 
+#![allow(clippy::unwrap_used)]
+
 use std::process::Command;
 
 fn serve_with(config: &str) -> std::process::Output {

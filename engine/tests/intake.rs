@@ -1,6 +1,8 @@
 //! Publisher intake over real sockets: auth, limits, content type, validation errors,
 //! idempotency, operations endpoints and graceful shutdown.
 
+#![allow(clippy::unwrap_used)]
+
 mod common;
 
 use std::time::Duration;
@@ -282,4 +284,22 @@ async fn shutdown_lets_the_in_flight_auction_finish() {
     assert!(String::from_utf8_lossy(&body).contains("\"sold\""));
     engine.done.take().unwrap().await.unwrap().unwrap();
     assert!(tokio::net::TcpStream::connect(addr).await.is_err(), "no longer listening");
+}
+
+#[tokio::test]
+async fn publishers_can_use_http2_cleartext() {
+    let fake = FakeBuyers::start(&[("acme", Behavior::bid("\"5.00\""))]).await;
+    let engine = engine_with_buyer(&fake).await;
+    let client = hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
+        .http2_only(true)
+        .build_http::<http_body_util::Full<bytes::Bytes>>();
+    let request = http::Request::post(format!("http://{}/v1/leads", engine.addr))
+        .header("authorization", format!("Bearer {KEY}"))
+        .header("content-type", "application/json")
+        .body(http_body_util::Full::new(bytes::Bytes::from_static(LEAD.as_bytes())))
+        .unwrap();
+    let response = client.request(request).await.unwrap();
+    assert_eq!(response.version(), http::Version::HTTP_2);
+    assert_eq!(response.status(), 200);
+    engine.stop().await.unwrap();
 }

@@ -1,5 +1,6 @@
 //! Reading a request body safely: the content type must be JSON, and the body is refused with
-//! 413 as soon as it passes the limit (by `Content-Length` before reading, or while reading).
+//! 413 as soon as it passes the limit (by `Content-Length` before reading, or while reading),
+//! and 408 if it is not sent in time.
 
 use bytes::Bytes;
 use http::{HeaderMap, StatusCode};
@@ -7,6 +8,10 @@ use http_body_util::{BodyExt, Limited};
 use hyper::body::Incoming;
 
 use super::error::ApiError;
+
+/// A client must finish sending its body within this time: a lead is a few KiB, and a
+/// trickled body holds an in-flight slot.
+const BODY_READ_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
 
 /// 415 unless the body is declared as `application/json` (parameters such as `charset` allowed).
 pub fn require_json(headers: &HeaderMap) -> Result<(), ApiError> {
@@ -34,9 +39,11 @@ pub async fn read_limited(headers: &HeaderMap, body: Incoming, limit: usize) -> 
     if declared.is_some_and(|len| len > limit as u64) {
         return Err(too_large());
     }
-    match Limited::new(body, limit).collect().await {
-        Ok(collected) => Ok(collected.to_bytes()),
-        Err(e) if e.is::<http_body_util::LengthLimitError>() => Err(too_large()),
-        Err(_) => Err(ApiError::new(StatusCode::BAD_REQUEST, "bad_body", "the request body could not be read")),
+    let read = tokio::time::timeout(BODY_READ_TIMEOUT, Limited::new(body, limit).collect()).await;
+    match read {
+        Ok(Ok(collected)) => Ok(collected.to_bytes()),
+        Ok(Err(e)) if e.is::<http_body_util::LengthLimitError>() => Err(too_large()),
+        Ok(Err(_)) => Err(ApiError::new(StatusCode::BAD_REQUEST, "bad_body", "the request body could not be read")),
+        Err(_) => Err(ApiError::new(StatusCode::REQUEST_TIMEOUT, "request_timeout", "the body was not sent in time")),
     }
 }

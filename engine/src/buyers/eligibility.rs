@@ -114,6 +114,10 @@ fn value_equals(expected: &RuleValue, value: &AttrValue) -> bool {
         (RuleValue::Text(e), AttrValue::Text(v)) => e.eq_ignore_ascii_case(v),
         (RuleValue::Bool(e), AttrValue::Bool(v)) => e == v,
         (RuleValue::Number(e), _) => as_number(value) == Some(*e),
+        // A rule written as text ("42") still matches the number 42.
+        (RuleValue::Text(e), AttrValue::Number(_)) => {
+            e.trim().parse::<f64>().ok().is_some_and(|e| as_number(value) == Some(e))
+        }
         _ => false,
     }
 }

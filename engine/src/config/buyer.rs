@@ -220,6 +220,9 @@ impl BuyerConfig {
         if let Some(v) = self.verticals.iter().find(|v| !crate::protocol::lead::is_valid_vertical(v)) {
             return Err(("verticals", format!("\"{v}\" is not a vertical name (lowercase letters, digits, `_`)")));
         }
+        if let Some((i, v)) = self.verticals.iter().enumerate().find(|(i, v)| self.verticals[..*i].contains(v)) {
+            return Err(("verticals", format!("\"{v}\" is listed twice (again at position {i})")));
+        }
         if let Some(floor) = self.floor
             && (floor.0 < 0 || floor > config.auction.max_bid)
         {

@@ -105,12 +105,17 @@ pub fn headers<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Headers, D:
         .collect()
 }
 
-/// A list of US states by code or full name.
+/// A list of US states by code or full name; an error names the entry (`states[1]`).
 pub fn states<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Vec<State>, D::Error> {
-    Vec::<String>::deserialize(deserializer)?
-        .iter()
-        .map(|s| State::parse(s).ok_or_else(|| D::Error::custom(format_args!("unknown state \"{s}\""))))
-        .collect()
+    /// One entry, parsed on its own so the error path points at it.
+    struct Entry(State);
+    impl<'de> Deserialize<'de> for Entry {
+        fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+            let text = String::deserialize(deserializer)?;
+            State::parse(&text).map(Entry).ok_or_else(|| D::Error::custom(format_args!("unknown state \"{text}\"")))
+        }
+    }
+    Ok(Vec::<Entry>::deserialize(deserializer)?.into_iter().map(|e| e.0).collect())
 }
 
 /// Ids are short and URL-safe: they appear in paths, metrics labels and logs.

@@ -205,8 +205,11 @@ impl Config {
         if a.total_timeout_ms < a.ping_timeout_ms {
             return Err(key_err("auction.total_timeout_ms".into(), "must be at least auction.ping_timeout_ms"));
         }
-        if !a.max_bid.is_positive() || a.floor.is_some_and(|f| f.0 < 0 || f > a.max_bid) {
-            return Err(key_err("auction.floor".into(), "floor must be between 0 and auction.max_bid"));
+        if !a.max_bid.is_positive() {
+            return Err(key_err("auction.max_bid".into(), "must be above zero"));
+        }
+        if a.floor.is_some_and(|f| f.0 < 0 || f > a.max_bid) {
+            return Err(key_err("auction.floor".into(), "must be between 0 and auction.max_bid"));
         }
         let i = &self.intake;
         if i.max_body_bytes < 1024 || i.max_in_flight == 0 || i.idempotency_capacity == 0 {

@@ -111,7 +111,7 @@ pub struct EngineMetrics {
 }
 
 /// Status codes intake answers with, counted separately (a small, fixed label set).
-const RESPONSE_CODES: [u16; 12] = [200, 400, 401, 403, 404, 405, 409, 413, 415, 429, 500, 503];
+const RESPONSE_CODES: [u16; 13] = [200, 400, 401, 403, 404, 405, 408, 409, 413, 415, 429, 500, 503];
 
 impl EngineMetrics {
     /// Registers the engine-wide handles.

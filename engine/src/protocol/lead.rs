@@ -4,8 +4,13 @@
 
 use std::collections::BTreeMap;
 
+use std::fmt;
+use std::marker::PhantomData;
+
+use serde::de::value::MapAccessDeserializer;
+use serde::de::{MapAccess, Visitor};
 use serde::ser::SerializeMap;
-use serde::{Deserialize, Serialize, Serializer};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use super::geo::{State, Zip};
 
@@ -19,12 +24,13 @@ pub struct LeadIn {
     /// Non-personal attributes; `zip` and `state` are required, the rest is free-form scalars.
     pub attributes: BTreeMap<String, serde_json::Value>,
     /// The consumer's contact data (PII).
+    #[serde(deserialize_with = "object")]
     pub contact: ContactIn,
     /// Proof of consent to be contacted.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "optional_object")]
     pub consent: Option<Consent>,
     /// Where the publisher got the lead.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "optional_object")]
     pub source: Option<Source>,
     /// A test lead: buyers are told, and it is never billed.
     #[serde(default)]
@@ -182,4 +188,41 @@ pub fn is_valid_vertical(vertical: &str) -> bool {
     !vertical.is_empty()
         && vertical.len() <= MAX_VERTICAL_LEN
         && vertical.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
+}
+
+/// Reads a struct only from a JSON object: serde would also read one from an array, by
+/// position, and `["Jane", "Smith", ...]` must not pass for a contact.
+fn object<'de, D: Deserializer<'de>, T: Deserialize<'de>>(deserializer: D) -> Result<T, D::Error> {
+    struct ObjectOnly<T>(PhantomData<T>);
+    impl<'de, T: Deserialize<'de>> Visitor<'de> for ObjectOnly<T> {
+        type Value = T;
+        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("a JSON object")
+        }
+        fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<T, A::Error> {
+            T::deserialize(MapAccessDeserializer::new(map))
+        }
+    }
+    deserializer.deserialize_map(ObjectOnly(PhantomData))
+}
+
+/// [`object`], or `null` / absent.
+fn optional_object<'de, D: Deserializer<'de>, T: Deserialize<'de>>(deserializer: D) -> Result<Option<T>, D::Error> {
+    struct Optional<T>(PhantomData<T>);
+    impl<'de, T: Deserialize<'de>> Visitor<'de> for Optional<T> {
+        type Value = Option<T>;
+        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("a JSON object or null")
+        }
+        fn visit_none<E>(self) -> Result<Option<T>, E> {
+            Ok(None)
+        }
+        fn visit_unit<E>(self) -> Result<Option<T>, E> {
+            Ok(None)
+        }
+        fn visit_some<D: Deserializer<'de>>(self, deserializer: D) -> Result<Option<T>, D::Error> {
+            object(deserializer).map(Some)
+        }
+    }
+    deserializer.deserialize_option(Optional(PhantomData))
 }

@@ -122,12 +122,21 @@ impl Serialize for Micros {
 }
 
 impl<'de> Deserialize<'de> for Micros {
-    /// Money in configuration and requests is a decimal string (`"12.50"`).
+    /// Money in configuration and requests is a decimal string (`"12.50"`), never a float.
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        let text = <std::borrow::Cow<'de, str>>::deserialize(deserializer)?;
-        Micros::parse(&text).map_err(|e| {
-            serde::de::Error::custom(format_args!("money `{text}` {e} (expected a decimal string like \"12.50\")"))
-        })
+        struct Decimal;
+        impl serde::de::Visitor<'_> for Decimal {
+            type Value = Micros;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("money as a decimal string like \"12.50\"")
+            }
+            fn visit_str<E: serde::de::Error>(self, text: &str) -> Result<Micros, E> {
+                Micros::parse(text).map_err(|e| {
+                    E::custom(format_args!("money \"{text}\" {e} (expected a decimal string like \"12.50\")"))
+                })
+            }
+        }
+        deserializer.deserialize_str(Decimal)
     }
 }
 

@@ -176,7 +176,7 @@ fn attributes(mut raw: BTreeMap<String, Value>) -> Result<Attributes, ApiError> 
             Value::Null => continue,
             Value::Bool(flag) => AttrValue::Bool(flag),
             Value::Number(number) => {
-                if number.as_u64().is_some_and(|n| normalize_phone(&n.to_string()).is_ok()) {
+                if number_is_phone(&number) {
                     return Err(pii_error(field()));
                 }
                 AttrValue::Number(number)
@@ -208,10 +208,25 @@ fn attributes(mut raw: BTreeMap<String, Value>) -> Result<Attributes, ApiError> 
     Ok(Attributes { zip, state, extra })
 }
 
-/// An email address or a phone number, in any common format.
+/// Whether text holds an email address or a phone number anywhere in it ("call 206-555-0100").
 fn looks_like_contact(text: &str) -> bool {
-    (text.contains('@') && normalize_email(text).is_ok())
-        || (text.bytes().filter(u8::is_ascii_digit).count() >= 10 && normalize_phone(text).is_ok())
+    let is_email = |word: &str| {
+        let word = word.trim_matches(|c: char| !c.is_ascii_alphanumeric());
+        word.contains('@') && normalize_email(word).is_ok()
+    };
+    let is_phone =
+        |run: &str| run.bytes().filter(u8::is_ascii_digit).count() >= 10 && normalize_phone(run.trim()).is_ok();
+    let phone_char = |c: char| c.is_ascii_digit() || " ()-.+".contains(c);
+    text.split(|c: char| c.is_whitespace() || ",;<>\"'".contains(c)).any(is_email)
+        || text.split(|c: char| !phone_char(c)).any(is_phone)
+}
+
+/// A number that is a phone number (`2065550100`, also written `2065550100.0` or `2.0655501e9`).
+fn number_is_phone(number: &serde_json::Number) -> bool {
+    let whole = number
+        .as_u64()
+        .or_else(|| number.as_f64().filter(|f| f.fract() == 0.0 && (1e9..1e16).contains(f)).map(|f| f as u64));
+    whole.is_some_and(|n| normalize_phone(itoa::Buffer::new().format(n)).is_ok())
 }
 
 fn pii_error(field: String) -> ApiError {
