@@ -8,7 +8,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use benches::{InstantBuyers, LEAD, config_with_buyers};
+use benches::{InstantBuyers, LEAD, config_with_buyers, instant_buyers};
 use criterion::{Criterion, criterion_group, criterion_main};
 use engine::api::validate;
 use engine::auction::{Auctioneer, Settings};
@@ -21,7 +21,7 @@ fn setup() -> (Registry, Auctioneer<InstantBuyers>) {
     engine::ops::metrics::install();
     let registry = Registry::from_config(&config_with_buyers(BUYERS, true));
     let settings = Settings { ping_timeout: Duration::from_millis(100), total_timeout: Duration::from_secs(1) };
-    (registry, Auctioneer::new(InstantBuyers, settings))
+    (registry, Auctioneer::new(instant_buyers(), settings))
 }
 
 async fn one_auction(registry: &Registry, auctioneer: &Auctioneer<InstantBuyers>) -> Duration {

@@ -1,11 +1,9 @@
 //! Shared fixtures for the criterion benches in `benches/benches/`: a lead, buyer configs, and
 //! an in-memory transport whose buyers answer at once, so a bench measures the engine alone.
 
-use std::future::Future;
-
 use bytes::Bytes;
 use engine::config::Config;
-use engine::transport::{Exchange, ExchangeKind, Reply, Transport, TransportError};
+use engine::transport::{Exchange, ExchangeKind, MemoryTransport, Reply};
 
 /// The DESIGN.md example lead.
 pub const LEAD: &[u8] = br#"{"vertical": "auto_insurance",
@@ -43,24 +41,25 @@ pub fn config_with_buyers(n: usize, all_eligible: bool) -> Config {
 
 /// Buyers that answer at once: every ping with a bid whose price depends on the buyer, every
 /// post with an acceptance.
-#[derive(Debug, Default, Clone, Copy)]
-pub struct InstantBuyers;
+pub type InstantBuyers = MemoryTransport<fn(&Exchange) -> Reply>;
 
-impl Transport for InstantBuyers {
-    fn exchange(&self, exchange: Exchange) -> impl Future<Output = Result<Reply, TransportError>> + Send + 'static {
-        let body = match exchange.kind {
-            ExchangeKind::Ping => {
-                let cents =
-                    500 + exchange.buyer.id.len() * 37 + exchange.buyer.id.bytes().map(usize::from).sum::<usize>();
-                Bytes::from(format!(
-                    r#"{{"bid":true,"price":"{}.{:02}","bid_id":"b-{}"}}"#,
-                    cents / 100,
-                    cents % 100,
-                    exchange.message_id
-                ))
-            }
-            ExchangeKind::Post => Bytes::from_static(br#"{"accepted":true,"buyer_lead_id":"x"}"#),
-        };
-        std::future::ready(Ok(Reply { status: 200, body }))
-    }
+/// [`InstantBuyers`].
+pub fn instant_buyers() -> InstantBuyers {
+    MemoryTransport::new(instant_answer)
+}
+
+fn instant_answer(exchange: &Exchange) -> Reply {
+    let body = match exchange.kind {
+        ExchangeKind::Ping => {
+            let cents = 500 + exchange.buyer.id.bytes().map(usize::from).sum::<usize>();
+            Bytes::from(format!(
+                r#"{{"bid":true,"price":"{}.{:02}","bid_id":"b-{}"}}"#,
+                cents / 100,
+                cents % 100,
+                exchange.message_id
+            ))
+        }
+        ExchangeKind::Post => Bytes::from_static(br#"{"accepted":true,"buyer_lead_id":"x"}"#),
+    };
+    Reply { status: 200, body }
 }

@@ -56,7 +56,7 @@ pub async fn run_with<T: Transport>(
     shutdown: impl Future<Output = ()>,
     transport: T,
 ) -> std::io::Result<()> {
-    let (app, records) = build(&config, transport);
+    let (app, records) = build(&config, transport, ops::logging::RECORD_QUEUE);
     let log = tokio::spawn(ops::logging::auction_log(records));
     let sweeper = tokio::spawn(sweep_idempotency(Arc::downgrade(&app.intake.idempotency)));
     let grace = Duration::from_millis(config.intake.shutdown_grace_ms);
@@ -67,14 +67,19 @@ pub async fn run_with<T: Transport>(
     served
 }
 
-/// Builds the HTTP app and the receiving end of its auction records.
-pub fn build<T: Transport>(config: &Config, transport: T) -> (Arc<App<T>>, mpsc::Receiver<auction::record::Finished>) {
+/// Builds the HTTP app and the receiving end of its auction records (a queue of
+/// `record_queue` entries; when it is full, records are dropped, never waited for).
+pub fn build<T: Transport>(
+    config: &Config,
+    transport: T,
+    record_queue: usize,
+) -> (Arc<App<T>>, mpsc::Receiver<auction::record::Finished>) {
     ops::metrics::install();
     let settings = auction::Settings {
         ping_timeout: Duration::from_millis(config.auction.ping_timeout_ms.into()),
         total_timeout: Duration::from_millis(config.auction.total_timeout_ms.into()),
     };
-    let (records_tx, records_rx) = mpsc::channel(ops::logging::RECORD_QUEUE);
+    let (records_tx, records_rx) = mpsc::channel(record_queue.max(1));
     let intake = Intake {
         keys: PublisherKeys::new(&config.publishers),
         auctioneer: Arc::new(Auctioneer::new(transport, settings)),

@@ -100,7 +100,8 @@ fn serve(path: PathBuf, listen: Option<std::net::SocketAddr>, log_json: bool) ->
         if !pending.is_empty() {
             tracing::warn!(keys = ?pending, "these settings are validated but not enforced by this version");
         }
-        tracing::info!(listen = %config.listen, buyers = config.buyers.len(), publishers = config.publishers.len(), "engine listening");
+        let listen = listener.local_addr().map_or(config.listen, |addr| addr);
+        tracing::info!(%listen, buyers = config.buyers.len(), publishers = config.publishers.len(), "engine listening");
         match engine::run(config, listener, shutdown_signal()).await {
             Ok(()) => {
                 tracing::info!("engine stopped");

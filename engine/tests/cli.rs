@@ -61,3 +61,39 @@ fn keys_hash_prints_the_sha256() {
         "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
     );
 }
+
+/// The README's first command: the example config serves leads, and SIGTERM drains and exits 0.
+#[test]
+fn the_example_config_serves_and_sigterm_exits_cleanly() {
+    use std::io::{BufRead, BufReader, Read, Write};
+    let example = concat!(env!("CARGO_MANIFEST_DIR"), "/../examples/engine.toml");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_engine"))
+        .args(["serve", "--config", example, "--listen", "127.0.0.1:0"])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("runs");
+    let mut lines = BufReader::new(child.stdout.take().expect("stdout")).lines();
+    let addr = lines
+        .by_ref()
+        .map_while(Result::ok)
+        .find_map(|line| {
+            line.split("listen=").nth(1).and_then(|rest| rest.split_whitespace().next()).map(str::to_owned)
+        })
+        .expect("the engine logs its address");
+    let body = r#"{"vertical":"auto_insurance","attributes":{"zip":"98004","state":"WA"},"contact":{"first_name":"Jane","last_name":"Smith","email":"jane@example.com","phone":"+12065550100"}}"#;
+    let mut stream = std::net::TcpStream::connect(&addr).expect("connects");
+    write!(
+        stream,
+        "POST /v1/leads HTTP/1.1\r\nhost: x\r\nauthorization: Bearer demo-publisher-key\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+        body.len()
+    )
+    .expect("sends");
+    let mut answer = String::new();
+    stream.read_to_string(&mut answer).expect("answer");
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+    assert!(answer.contains("\"outcome\":\"unsold\""), "no buyer listens in the example: {answer}");
+    let term = Command::new("kill").args(["-TERM", &child.id().to_string()]).status().expect("kill runs");
+    assert!(term.success());
+    let status = child.wait().expect("exits");
+    assert_eq!(status.code(), Some(0), "a clean drain after SIGTERM");
+}

@@ -303,3 +303,29 @@ async fn publishers_can_use_http2_cleartext() {
     assert_eq!(response.status(), 200);
     engine.stop().await.unwrap();
 }
+
+/// Invariant 8: the hot path never waits on logging (or, later, webhooks and reports): with
+/// the record queue full and nobody reading it, leads are still answered at once.
+#[tokio::test]
+async fn invariant_8_a_stalled_record_consumer_never_delays_an_answer() {
+    let fake = FakeBuyers::start(&[("acme", Behavior::bid("\"5.00\""))]).await;
+    let config = engine::config::Config::from_toml(&config(&fake.buyer_toml("acme", ""))).unwrap();
+    let (app, records) = engine::build(&config, engine::transport::HttpTransport::new(), 1);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(engine::api::serve(app, listener, async { drop(stopped.await) }, MS(1_000)));
+    let client = hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new()).build_http();
+    for _ in 0..5 {
+        let request = http::Request::post(format!("http://{addr}/v1/leads"))
+            .header("authorization", format!("Bearer {KEY}"))
+            .header("content-type", "application/json")
+            .body(http_body_util::Full::new(bytes::Bytes::from_static(LEAD.as_bytes())))
+            .unwrap();
+        let answered = tokio::time::timeout(Duration::from_secs(2), client.request(request)).await;
+        assert_eq!(answered.expect("answered without waiting on the record queue").unwrap().status(), 200);
+    }
+    assert_eq!(records.len(), 1, "the queue stayed full; the other records were dropped, not awaited");
+    let _ = stop.send(());
+    server.await.unwrap().unwrap();
+}

@@ -17,7 +17,8 @@ pub fn init(json: bool) -> tracing_appender::non_blocking::WorkerGuard {
     let (writer, guard) = tracing_appender::non_blocking(std::io::stdout());
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(writer);
+    let ansi = std::io::IsTerminal::is_terminal(&std::io::stdout());
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(writer).with_ansi(ansi);
     // Fails only if a subscriber is already set (tests, embedding): keep that one.
     let _ = if json { builder.json().try_init() } else { builder.try_init() };
     guard
@@ -45,5 +46,79 @@ pub async fn auction_log(mut records: mpsc::Receiver<Finished>) {
             total_ms = answer.timings_ms.total,
             "auction"
         );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::io::Write;
+    use std::sync::Arc;
+    use std::time::Duration;
+
+    use bytes::Bytes;
+    use parking_lot::Mutex;
+
+    use super::*;
+    use crate::auction::{Auctioneer, Settings};
+    use crate::buyers::Registry;
+    use crate::config::Config;
+    use crate::transport::{ExchangeKind, MemoryTransport, Reply};
+
+    /// A log writer into a shared buffer.
+    #[derive(Clone, Default)]
+    struct Captured(Arc<Mutex<Vec<u8>>>);
+
+    impl Write for Captured {
+        fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().extend_from_slice(bytes);
+            Ok(bytes.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    /// No PII in a log line: the auction log of a sold lead names ids, prices and timings only.
+    #[test]
+    fn auction_log_lines_carry_no_contact_data() {
+        let captured = Captured::default();
+        let writer = captured.clone();
+        let subscriber = tracing_subscriber::fmt().with_writer(move || writer.clone()).json().finish();
+        let _default = tracing::subscriber::set_default(subscriber);
+        let config = Config::from_toml(
+            "[[buyers]]\nid = \"acme\"\nping_url = \"http://127.0.0.1:9/p\"\npost_url = \"http://127.0.0.1:9/q\"\nverticals = [\"auto_insurance\"]\n",
+        )
+        .expect("config");
+        let transport = MemoryTransport::new(|exchange: &crate::transport::Exchange| Reply {
+            status: 200,
+            body: match exchange.kind {
+                ExchangeKind::Ping => Bytes::from_static(br#"{"bid":true,"price":"7.25","bid_id":"b1"}"#),
+                ExchangeKind::Post => Bytes::from_static(br#"{"accepted":true}"#),
+            },
+        });
+        let lead = crate::api::validate::lead(
+            br#"{"vertical":"auto_insurance","attributes":{"zip":"98004","state":"WA"},
+                "contact":{"first_name":"Zebulon","last_name":"Quixote","email":"zq@example.org","phone":"+12065550199",
+                           "address":"77 Secret Lane","city":"Hiddenville"},
+                "consent":{"ip":"198.51.100.23"}}"#,
+        )
+        .expect("valid lead");
+        let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
+        runtime.block_on(async {
+            let settings = Settings { ping_timeout: Duration::from_millis(100), total_timeout: Duration::from_secs(1) };
+            let auctioneer = Auctioneer::new(transport, settings);
+            let registry = Registry::from_config(&config);
+            let record = auctioneer.run(&registry, &lead, "ld_test".into(), tokio::time::Instant::now()).await;
+            let (tx, rx) = mpsc::channel(1);
+            tx.send(("pub1".into(), record)).await.expect("queued");
+            drop(tx);
+            auction_log(rx).await;
+        });
+        let text = String::from_utf8(captured.0.lock().clone()).expect("utf-8");
+        assert!(text.contains("ld_test") && text.contains("\"sold\"") && text.contains("7.25"), "{text}");
+        for pii in ["Zebulon", "Quixote", "zq@example.org", "2065550199", "Secret Lane", "Hiddenville", "198.51.100.23"]
+        {
+            assert!(!text.contains(pii), "log carries {pii}: {text}");
+        }
     }
 }

@@ -4,6 +4,7 @@
 //! knows its deadlines, the transport only bounds what it reads.
 
 mod http;
+mod memory;
 pub mod sign;
 
 use std::future::Future;
@@ -12,6 +13,7 @@ use std::sync::Arc;
 use bytes::Bytes;
 
 pub use self::http::{HttpTransport, MAX_REPLY_BYTES};
+pub use self::memory::MemoryTransport;
 use crate::buyers::Buyer;
 
 /// Which of a buyer's endpoints an exchange goes to.
