@@ -51,7 +51,7 @@ pub fn instant_buyers() -> InstantBuyers {
 fn instant_answer(exchange: &Exchange) -> Reply {
     let body = match exchange.kind {
         ExchangeKind::Ping => {
-            let cents = 500 + exchange.buyer.id.bytes().map(usize::from).sum::<usize>();
+            let cents = 500 + exchange.endpoint.buyer_id.bytes().map(usize::from).sum::<usize>();
             Bytes::from(format!(
                 r#"{{"bid":true,"price":"{}.{:02}","bid_id":"b-{}"}}"#,
                 cents / 100,

@@ -40,6 +40,9 @@ use config::Config;
 use ops::health::Health;
 use transport::{HttpTransport, Transport};
 
+/// After the drain, how long the auction log may take to write what is queued.
+const LOG_FLUSH: Duration = Duration::from_secs(2);
+
 /// How often expired idempotency keys are swept.
 const IDEMPOTENCY_SWEEP: Duration = Duration::from_secs(30);
 
@@ -56,14 +59,17 @@ pub async fn run_with<T: Transport>(
     shutdown: impl Future<Output = ()>,
     transport: T,
 ) -> std::io::Result<()> {
-    let (app, records) = build(&config, transport, ops::logging::RECORD_QUEUE);
-    let log = tokio::spawn(ops::logging::auction_log(records));
+    let (app, records) = build(&config, transport, auction::log::RECORD_QUEUE);
+    let log = tokio::spawn(auction::log::auction_log(records));
     let sweeper = tokio::spawn(sweep_idempotency(Arc::downgrade(&app.intake.idempotency)));
     let grace = Duration::from_millis(config.intake.shutdown_grace_ms);
     let served = api::serve(app, listener, shutdown, grace).await;
     sweeper.abort();
-    // The app (and with it the record sender) is gone once serve returns: the log drains.
-    let _ = log.await;
+    // The log ends when the last record sender is gone; a connection still open past the
+    // grace period may hold one, so the wait is bounded.
+    if tokio::time::timeout(LOG_FLUSH, log).await.is_err() {
+        tracing::warn!("auction log not flushed before exit");
+    }
     served
 }
 

@@ -1,5 +1,6 @@
 //! The `engine` command: `serve` runs the auction engine from a config file; `keys` makes
-//! and hashes API keys. A bad config exits with code 64 (EX_USAGE) before any port is bound.
+//! and hashes API keys. A bad config exits with code 64 (EX_USAGE) before any port is bound
+//! (a bad command line exits 2, as clap does).
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -98,7 +99,7 @@ fn serve(path: PathBuf, listen: Option<std::net::SocketAddr>, log_json: bool) ->
         };
         let pending = config.not_yet_enforced();
         if !pending.is_empty() {
-            tracing::warn!(keys = ?pending, "these settings are validated but not enforced by this version");
+            tracing::warn!(keys = ?pending, "these settings are parsed but not acted on by this version");
         }
         let listen = listener.local_addr().map_or(config.listen, |addr| addr);
         tracing::info!(%listen, buyers = config.buyers.len(), publishers = config.publishers.len(), "engine listening");

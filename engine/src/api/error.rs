@@ -31,13 +31,18 @@ impl ApiError {
         ApiError { status, code, message: message.into(), field: None, retry_after: None }
     }
 
+    /// A 400 about the request as a whole.
+    pub fn bad_request(code: &'static str, message: impl Into<Cow<'static, str>>) -> ApiError {
+        ApiError::new(StatusCode::BAD_REQUEST, code, message)
+    }
+
     /// A 400 about one field.
     pub fn field(
         code: &'static str,
         field: impl Into<Cow<'static, str>>,
         message: impl Into<Cow<'static, str>>,
     ) -> ApiError {
-        ApiError { field: Some(field.into()), ..ApiError::new(StatusCode::BAD_REQUEST, code, message) }
+        ApiError { field: Some(field.into()), ..ApiError::bad_request(code, message) }
     }
 
     /// Asks the caller to come back later.

@@ -21,6 +21,7 @@ use crate::auction::Auctioneer;
 use crate::auction::record::Finished;
 use crate::buyers::Registry;
 use crate::protocol::ids;
+use crate::protocol::lead::Lead;
 use crate::transport::Transport;
 
 /// Everything intake needs.
@@ -52,10 +53,6 @@ impl<T: Transport> Intake<T> {
         let publisher = self.keys.authenticate(&parts.headers)?;
         body::require_json(&parts.headers)?;
         let key = idempotency::key_from(&parts.headers)?;
-        let permit = Arc::clone(&self.in_flight).try_acquire_owned().map_err(|_| {
-            ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "overloaded", "too many leads in flight; retry shortly")
-                .retry_after(1)
-        })?;
         let body = body::read_limited(&parts.headers, body, self.max_body_bytes).await?;
         let lead = validate::lead(&body)?;
         let running = match key {
@@ -66,6 +63,11 @@ impl<T: Transport> Intake<T> {
                 Claim::Wait(answer) => return Ok(replayed(idempotency::wait(answer).await?)),
             },
         };
+        // Only an auction takes an in-flight slot; refusing it drops `running`, which frees the key.
+        let permit = Arc::clone(&self.in_flight).try_acquire_owned().map_err(|_| {
+            ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "overloaded", "too many leads in flight; retry shortly")
+                .retry_after(1)
+        })?;
         let answer = self.auction(publisher, lead, started, permit, running).await?;
         Ok(json_response(StatusCode::OK, answer))
     }
@@ -74,7 +76,7 @@ impl<T: Transport> Intake<T> {
     async fn auction(
         &self,
         publisher: Publisher,
-        lead: crate::protocol::lead::Lead,
+        lead: Lead,
         started: Instant,
         permit: OwnedSemaphorePermit,
         running: Option<Running>,
@@ -95,7 +97,7 @@ impl<T: Transport> Intake<T> {
                 running.complete(answer.clone());
             }
             if records.try_send((publisher.id, record)).is_err() {
-                metrics::counter!("engine_records_dropped_total").increment(1);
+                auctioneer.metrics().records_dropped.increment(1);
             }
             answer
         });

@@ -45,15 +45,29 @@ impl<T: Transport> App<T> {
             }
             (&Method::GET, "/metrics") => text_response(StatusCode::OK, crate::ops::metrics::install().render()),
             (&Method::GET, "/healthz") => json_response(StatusCode::OK, Bytes::from_static(b"{\"status\":\"ok\"}")),
-            (&Method::GET, "/readyz") => self.health.readiness(),
-            (_, "/v1/leads" | "/metrics" | "/healthz" | "/readyz") => {
-                ApiError::new(StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed", "method not allowed on this path")
-                    .into_response()
-            }
+            (&Method::GET, "/readyz") => readiness(&self.health),
+            (_, "/v1/leads") => method_not_allowed("POST"),
+            (_, "/metrics" | "/healthz" | "/readyz") => method_not_allowed("GET"),
             _ => ApiError::new(StatusCode::NOT_FOUND, "not_found", "no such endpoint").into_response(),
         };
         Ok(response)
     }
+}
+
+fn readiness(health: &Health) -> Response<Full<Bytes>> {
+    if health.is_draining() {
+        json_response(StatusCode::SERVICE_UNAVAILABLE, Bytes::from_static(b"{\"status\":\"draining\"}"))
+    } else {
+        json_response(StatusCode::OK, Bytes::from_static(b"{\"status\":\"ready\"}"))
+    }
+}
+
+fn method_not_allowed(allow: &'static str) -> Response<Full<Bytes>> {
+    let mut response =
+        ApiError::new(StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed", format!("this path takes {allow} only"))
+            .into_response();
+    response.headers_mut().insert(http::header::ALLOW, HeaderValue::from_static(allow));
+    response
 }
 
 /// A JSON response.

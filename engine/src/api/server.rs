@@ -64,8 +64,8 @@ pub async fn serve<T: Transport>(
             drop(permit);
         });
     }
-    drop(listener);
     app.health.set_draining();
+    drop(listener);
     let tasks = app.intake.tasks.clone();
     tasks.close();
     let drained = tokio::time::timeout(grace, async {

@@ -62,7 +62,7 @@ pub async fn ping_all<T: Transport>(
         let tmax_ms = cutoff.saturating_duration_since(Instant::now()).as_millis().min(u32::MAX.into()) as u32;
         let ping_id: Arc<str> = ids::ping_id().into();
         let exchange = Exchange {
-            buyer: Arc::clone(buyer),
+            endpoint: Arc::clone(&buyer.endpoint),
             kind: ExchangeKind::Ping,
             message_id: Arc::clone(&ping_id),
             body: template.render(&ping_id, tmax_ms),

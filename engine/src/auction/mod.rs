@@ -4,6 +4,7 @@
 
 pub mod cascade;
 mod fanout;
+pub mod log;
 mod posting;
 pub mod rank;
 pub mod record;

@@ -43,11 +43,12 @@ pub async fn post_cascade<T: Transport>(
             attributes: &lead.attributes,
             contact: &lead.contact,
             consent: lead.consent.as_ref(),
+            test: lead.test,
         };
         // Serializing plain structs into a Vec cannot fail.
         let body = serde_json::to_vec(&body).unwrap_or_default();
         let exchange = Exchange {
-            buyer: Arc::clone(&ping.buyer),
+            endpoint: Arc::clone(&ping.buyer.endpoint),
             kind: ExchangeKind::Post,
             message_id: ids::post_message_id().into(),
             body: body.into(),

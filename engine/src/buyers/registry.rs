@@ -4,13 +4,12 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use http::Uri;
-
 use super::Eligibility;
-use crate::config::{Config, TransportKind};
+use crate::config::Config;
 use crate::ops::metrics::BuyerMetrics;
 use crate::protocol::bid::PriceLimits;
 use crate::protocol::lead::Lead;
+use crate::transport::Endpoint;
 use crate::transport::sign::Signer;
 
 /// A buyer as the auction uses it.
@@ -18,20 +17,12 @@ use crate::transport::sign::Signer;
 pub struct Buyer {
     /// Buyer id.
     pub id: Arc<str>,
-    /// Ping endpoint.
-    pub ping_url: Uri,
-    /// Post endpoint.
-    pub post_url: Uri,
+    /// How to reach it.
+    pub endpoint: Arc<Endpoint>,
     /// The buyer's own ping timeout, if shorter than the auction's.
     pub ping_timeout: Option<Duration>,
     /// The buyer's post timeout, if set.
     pub post_timeout: Option<Duration>,
-    /// Extra headers on every request.
-    pub headers: Vec<(http::HeaderName, http::HeaderValue)>,
-    /// Signs requests when the buyer has a secret.
-    pub signer: Option<Signer>,
-    /// HTTP version to speak.
-    pub transport: TransportKind,
     /// Floor (the higher of the buyer's and the global one) and sanity maximum.
     pub limits: PriceLimits,
     /// Per-buyer metric handles, registered once.
@@ -53,15 +44,20 @@ impl Registry {
             .buyers
             .iter()
             .map(|b| {
-                Arc::new(Buyer {
-                    id: b.id.as_str().into(),
+                let id: Arc<str> = b.id.as_str().into();
+                let endpoint = Endpoint {
+                    buyer_id: Arc::clone(&id),
                     ping_url: b.ping_url.clone(),
                     post_url: b.post_url.clone(),
-                    ping_timeout: b.timeout_ms.map(|ms| Duration::from_millis(ms.into())),
-                    post_timeout: b.post_timeout_ms.map(|ms| Duration::from_millis(ms.into())),
                     headers: b.headers.clone(),
                     signer: b.secret.as_ref().map(|s| Signer::new(&s.0)),
-                    transport: b.transport,
+                    version: b.transport,
+                };
+                Arc::new(Buyer {
+                    id,
+                    endpoint: Arc::new(endpoint),
+                    ping_timeout: b.timeout_ms.map(|ms| Duration::from_millis(ms.into())),
+                    post_timeout: b.post_timeout_ms.map(|ms| Duration::from_millis(ms.into())),
                     limits: PriceLimits {
                         floor: b.floor.unwrap_or_default().max(global_floor),
                         max: config.auction.max_bid,

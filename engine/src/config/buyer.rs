@@ -237,6 +237,12 @@ impl BuyerConfig {
         if let Some(attr) = self.attributes.keys().find(|k| *k == "zip" || *k == "state") {
             return Err(("attributes", format!("`{attr}` has its own key: use `{attr}s`")));
         }
+        if let Some(attr) = self.attributes.keys().find(|k| !crate::protocol::lead::is_valid_vertical(k)) {
+            return Err((
+                "attributes",
+                format!("`{attr}` is not an attribute name (lowercase letters, digits, `_`, as leads send them)"),
+            ));
+        }
         Ok(())
     }
 }

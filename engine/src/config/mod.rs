@@ -212,10 +212,10 @@ impl Config {
             return Err(key_err("auction.floor".into(), "must be between 0 and auction.max_bid"));
         }
         let i = &self.intake;
-        if i.max_body_bytes < 1024 || i.max_in_flight == 0 || i.idempotency_capacity == 0 {
+        if i.max_body_bytes < 1024 || i.max_in_flight == 0 || i.idempotency_capacity == 0 || i.idempotency_ttl_s == 0 {
             return Err(key_err(
                 "intake".into(),
-                "max_body_bytes must be at least 1024; max_in_flight and idempotency_capacity at least 1",
+                "max_body_bytes must be at least 1024; max_in_flight, idempotency_capacity and idempotency_ttl_s at least 1",
             ));
         }
         unique_ids("publishers", self.publishers.iter().map(|p| p.id.as_str()))?;
@@ -224,6 +224,9 @@ impl Config {
         unique_ids("webhooks", self.webhooks.iter().map(|w| w.id.as_str()))?;
         for (n, p) in self.publishers.iter().enumerate() {
             de::check_id(&p.id).map_err(|m| key_err(format!("publishers[{n}].id"), m))?;
+            if self.publishers[..n].iter().any(|other| other.key_sha256 == p.key_sha256) {
+                return Err(key_err(format!("publishers[{n}].key_sha256"), "another publisher has the same key"));
+            }
         }
         for (n, b) in self.buyers.iter().enumerate() {
             b.validate(self).map_err(|(field, m)| key_err(format!("buyers[{n}].{field}"), &m))?;
@@ -231,9 +234,10 @@ impl Config {
         Ok(())
     }
 
-    /// Settings this version parses and checks but does not act on yet, for a start-up warning.
+    /// Settings this version parses but does not act on yet, for a start-up warning.
     pub fn not_yet_enforced(&self) -> Vec<&'static str> {
-        let mut keys = Vec::new();
+        // No durable store yet: leads and auction records live in memory and in the log.
+        let mut keys = vec!["store"];
         let buyers = |f: fn(&BuyerConfig) -> bool| self.buyers.iter().any(f);
         if buyers(|b| b.caps.is_some()) {
             keys.push("buyers.caps");

@@ -177,7 +177,7 @@ fn empty_file_loads_with_defaults() {
     assert_eq!(config.intake.shutdown_grace_ms, 5_000);
     assert!(config.publishers.is_empty() && config.buyers.is_empty() && config.admins.is_empty());
     assert!(config.returns.is_none() && config.delivery.is_none() && config.webhooks.is_empty());
-    assert!(config.not_yet_enforced().is_empty());
+    assert_eq!(config.not_yet_enforced(), ["store"], "only the store, which is never used yet");
     // Comments and whitespace only are an empty file too.
     assert_eq!(load("# nothing\n\n").auction.ping_timeout_ms, 100);
 }
@@ -294,16 +294,17 @@ headers = {{ "X-Tenant" = "t1" }}
     assert_eq!(delivery.retry_schedule_ms, None);
     assert_eq!(config.webhooks[0].headers.len(), 1);
     assert_eq!(config.webhooks[0].headers[0].0.as_str(), "x-tenant");
-    assert_eq!(config.not_yet_enforced(), ["webhooks/delivery"]);
+    assert_eq!(config.not_yet_enforced(), ["store", "webhooks/delivery"]);
 }
 
 #[test]
 fn not_yet_enforced_lists_parsed_but_unused_settings() {
     let keys = load(&design_example()).not_yet_enforced();
+    assert!(keys.contains(&"store"));
     for key in ["buyers.caps", "buyers.schedule", "webhooks/delivery", "admins/returns"] {
         assert!(keys.contains(&key), "{key} missing from {keys:?}");
     }
-    assert!(load(&one_buyer("")).not_yet_enforced().is_empty());
+    assert_eq!(load(&one_buyer("")).not_yet_enforced(), ["store"]);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -595,4 +596,30 @@ fn load_reports_missing_files() {
         Err(e @ ConfigError::Read { .. }) => assert!(e.to_string().contains("/nonexistent/dir/engine.toml"), "{e}"),
         other => panic!("expected a read error, got {other:?}"),
     }
+}
+
+#[test]
+fn two_publishers_cannot_share_a_key() {
+    let digest = "a".repeat(64);
+    let text = format!(
+        "[[publishers]]\nid = \"p1\"\nkey_sha256 = \"{digest}\"\n[[publishers]]\nid = \"p2\"\nkey_sha256 = \"{digest}\"\n"
+    );
+    refused_at(&text, "publishers[1].key_sha256", "same key");
+}
+
+#[test]
+fn attribute_rule_names_are_attribute_names() {
+    refused_at(&one_buyer("attributes = { Credit_Tier = \"good\" }"), "buyers[0].attributes", "not an attribute name");
+}
+
+#[test]
+fn idempotency_keys_live_at_least_a_second() {
+    refused_at("[intake]\nidempotency_ttl_s = 0\n", "intake", "idempotency_ttl_s");
+}
+
+#[test]
+fn the_example_config_in_the_repository_loads() {
+    let config = load(include_str!("../../../examples/engine.toml"));
+    assert_eq!(config.buyers.len(), 3);
+    assert_eq!(config.publishers.len(), 1);
 }

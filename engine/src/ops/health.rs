@@ -1,10 +1,7 @@
-//! `/healthz` (the process answers) and `/readyz` (it takes leads: not draining).
+//! Liveness and readiness: the process answers (`/healthz`), and it takes leads, that is, it
+//! is not draining for shutdown (`/readyz`).
 
 use std::sync::atomic::{AtomicBool, Ordering};
-
-use bytes::Bytes;
-use http::{Response, StatusCode};
-use http_body_util::Full;
 
 /// Readiness state.
 #[derive(Debug, Default)]
@@ -18,13 +15,8 @@ impl Health {
         self.draining.store(true, Ordering::Relaxed);
     }
 
-    /// The `/readyz` answer.
-    pub fn readiness(&self) -> Response<Full<Bytes>> {
-        let (status, body): (_, &'static [u8]) = if self.draining.load(Ordering::Relaxed) {
-            (StatusCode::SERVICE_UNAVAILABLE, b"{\"status\":\"draining\"}")
-        } else {
-            (StatusCode::OK, b"{\"status\":\"ready\"}")
-        };
-        crate::api::json_response(status, Bytes::from_static(body))
+    /// True once shutdown has begun.
+    pub fn is_draining(&self) -> bool {
+        self.draining.load(Ordering::Relaxed)
     }
 }

@@ -104,6 +104,8 @@ pub struct EngineMetrics {
     pub in_flight: Gauge,
     /// Pings sent, all buyers.
     pub pings_sent: Counter,
+    /// Auction records dropped because the auction log fell behind.
+    pub records_dropped: Counter,
     /// Intake answers by status code.
     responses: [(u16, Counter); RESPONSE_CODES.len()],
     /// Intake answers with any other status.
@@ -124,6 +126,7 @@ impl EngineMetrics {
             overhead_seconds: metrics::histogram!("engine_overhead_seconds"),
             in_flight: metrics::gauge!("engine_leads_in_flight"),
             pings_sent: metrics::counter!("engine_pings_sent_total"),
+            records_dropped: metrics::counter!("engine_records_dropped_total"),
             responses: RESPONSE_CODES
                 .map(|code| (code, metrics::counter!("engine_intake_responses_total", "status" => code.to_string()))),
             other_responses: metrics::counter!("engine_intake_responses_total", "status" => "other"),

@@ -5,7 +5,7 @@ use std::borrow::Cow;
 
 use serde::Deserialize;
 
-use super::money::Micros;
+use super::money::{Micros, MoneyError};
 
 /// Longest `bid_id` accepted from a buyer; longer ones are invalid (it is echoed in the post).
 pub const MAX_BID_ID_LEN: usize = 128;
@@ -90,7 +90,17 @@ struct RawBid<'a> {
     #[serde(default)]
     price: Option<RawPrice<'a>>,
     #[serde(default, borrow)]
-    bid_id: Option<Cow<'a, str>>,
+    bid_id: Option<RawBidId<'a>>,
+}
+
+/// A bid id as a buyer may send it: text, or a number kept as text.
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum RawBidId<'a> {
+    #[serde(borrow)]
+    Text(Cow<'a, str>),
+    Number(serde_json::Number),
+    Other(serde::de::IgnoredAny),
 }
 
 /// A price as a buyer may send it: a decimal string or a JSON number.
@@ -117,15 +127,16 @@ pub fn judge_bid(status: u16, body: &[u8], limits: PriceLimits) -> BidVerdict {
     if !raw.bid {
         return BidVerdict::NoBid;
     }
-    let price = match raw.price {
+    let (price, negative) = match &raw.price {
         None => return BidVerdict::Invalid(InvalidBid::MissingPrice),
-        Some(RawPrice::Number(n)) => Micros::from_f64(n),
-        Some(RawPrice::Text(text)) => Micros::parse(&text),
+        Some(RawPrice::Number(n)) => (Micros::from_f64(*n), *n < 0.0),
+        Some(RawPrice::Text(text)) => (Micros::parse(text), text.trim_start().starts_with('-')),
         Some(RawPrice::Other(_)) => return BidVerdict::Invalid(InvalidBid::NonNumericPrice),
     };
     let price = match price {
         Ok(price) => price,
-        Err(super::money::MoneyError::OutOfRange) => return BidVerdict::Invalid(InvalidBid::AboveMax),
+        Err(MoneyError::OutOfRange) if negative => return BidVerdict::Invalid(InvalidBid::NonPositivePrice),
+        Err(MoneyError::OutOfRange) => return BidVerdict::Invalid(InvalidBid::AboveMax),
         Err(_) => return BidVerdict::Invalid(InvalidBid::NonNumericPrice),
     };
     if !price.is_positive() {
@@ -137,7 +148,13 @@ pub fn judge_bid(status: u16, body: &[u8], limits: PriceLimits) -> BidVerdict {
     if price < limits.floor {
         return BidVerdict::Invalid(InvalidBid::BelowFloor);
     }
-    let bid_id = match raw.bid_id {
+    let bid_id: Option<Cow<'_, str>> = match raw.bid_id {
+        None => None,
+        Some(RawBidId::Text(id)) => Some(id),
+        Some(RawBidId::Number(n)) => Some(Cow::Owned(n.to_string())),
+        Some(RawBidId::Other(_)) => return BidVerdict::Invalid(InvalidBid::BadBidId),
+    };
+    let bid_id = match bid_id {
         None => None,
         Some(id) if !id.is_empty() && id.len() <= MAX_BID_ID_LEN && !id.chars().any(char::is_control) => {
             Some(id.into())
@@ -166,6 +183,10 @@ mod tests {
             judge(r#"{"bid":true,"price":"3"}"#),
             BidVerdict::Bid { price: Micros::from_units(3), bid_id: None }
         );
+        assert_eq!(
+            judge(r#"{"bid":true,"price":"3","bid_id":42}"#),
+            BidVerdict::Bid { price: Micros::from_units(3), bid_id: Some("42".into()) }
+        );
     }
 
     #[test]
@@ -191,6 +212,9 @@ mod tests {
             (r#"{"bid":true,"price":"500.01"}"#, AboveMax),
             (r#"{"bid":true,"price":"0.99"}"#, BelowFloor),
             (r#"{"bid":true,"price":"2","bid_id":""}"#, BadBidId),
+            (r#"{"bid":true,"price":"2","bid_id":["x"]}"#, BadBidId),
+            (r#"{"bid":true,"price":"-99999999999999999999"}"#, NonPositivePrice),
+            (r#"{"bid":true,"price":-1e300}"#, NonPositivePrice),
             (r#"{"bid":"yes","price":"2"}"#, Malformed),
             (r#"{"bid":true,"price":NaN}"#, Malformed),
             ("not json", Malformed),

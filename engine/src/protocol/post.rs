@@ -30,6 +30,8 @@ pub struct PostRequest<'a> {
     pub contact: &'a Contact,
     /// Consent evidence.
     pub consent: Option<&'a Consent>,
+    /// A test lead (also said in the ping): never billed. An extension of contract v1.
+    pub test: bool,
 }
 
 /// What a buyer's answer to a post amounts to.
@@ -58,10 +60,31 @@ pub enum PostRejection {
 #[derive(Deserialize)]
 struct RawPostAnswer<'a> {
     accepted: bool,
+    /// Some buyers send their lead id as a number; any scalar is kept as text.
     #[serde(default, borrow)]
-    buyer_lead_id: Option<Cow<'a, str>>,
+    buyer_lead_id: Option<Scalar<'a>>,
     #[serde(default, borrow)]
-    reason: Option<Cow<'a, str>>,
+    reason: Option<Scalar<'a>>,
+}
+
+/// A JSON scalar read as text; anything else is dropped rather than failing the answer.
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum Scalar<'a> {
+    #[serde(borrow)]
+    Text(Cow<'a, str>),
+    Number(serde_json::Number),
+    Other(serde::de::IgnoredAny),
+}
+
+impl Scalar<'_> {
+    fn text(&self) -> Option<Box<str>> {
+        match self {
+            Scalar::Text(text) => Some(clean_buyer_text(text)),
+            Scalar::Number(number) => Some(clean_buyer_text(&number.to_string())),
+            Scalar::Other(_) => None,
+        }
+    }
 }
 
 /// Judges a buyer's answer to a post.
@@ -71,9 +94,9 @@ pub fn judge_post(status: u16, body: &[u8]) -> PostVerdict {
     }
     match serde_json::from_slice::<RawPostAnswer<'_>>(body) {
         Ok(answer) if answer.accepted => {
-            PostVerdict::Accepted { buyer_lead_id: answer.buyer_lead_id.map(|id| clean_buyer_text(&id)) }
+            PostVerdict::Accepted { buyer_lead_id: answer.buyer_lead_id.as_ref().and_then(Scalar::text) }
         }
-        Ok(answer) => PostVerdict::Rejected(PostRejection::Declined(answer.reason.map(|r| clean_buyer_text(&r)))),
+        Ok(answer) => PostVerdict::Rejected(PostRejection::Declined(answer.reason.as_ref().and_then(Scalar::text))),
         Err(_) => PostVerdict::Rejected(PostRejection::Malformed),
     }
 }
@@ -96,6 +119,15 @@ mod tests {
         assert_eq!(
             judge_post(200, br#"{"accepted":false,"reason":"dup\n"}"#),
             PostVerdict::Rejected(PostRejection::Declined(Some("dup".into())))
+        );
+        assert_eq!(
+            judge_post(200, br#"{"accepted":true,"buyer_lead_id":12345}"#),
+            PostVerdict::Accepted { buyer_lead_id: Some("12345".into()) },
+            "a numeric id is still an acceptance"
+        );
+        assert_eq!(
+            judge_post(200, br#"{"accepted":true,"buyer_lead_id":{"x":1}}"#),
+            PostVerdict::Accepted { buyer_lead_id: None }
         );
         assert_eq!(judge_post(500, b""), PostVerdict::Rejected(PostRejection::Status(500)));
         assert_eq!(judge_post(200, b"<xml/>"), PostVerdict::Rejected(PostRejection::Malformed));

@@ -19,8 +19,8 @@ use crate::config::TransportKind;
 /// Largest answer body read from a buyer: a bid or a post answer is well under 1 KiB.
 pub const MAX_REPLY_BYTES: usize = 16 * 1024;
 
-/// A buyer that cannot complete a TCP (and TLS) handshake in this time is down for this
-/// auction; the ping deadline is 100 ms by default.
+/// A buyer that cannot complete a TCP connect in this time is down for this auction (the ping
+/// deadline is 100 ms by default; a TLS handshake after it is bounded by that deadline).
 const CONNECT_TIMEOUT: Duration = Duration::from_millis(250);
 
 /// Idle keep-alive connections are kept this long: buyers get pinged every few seconds at
@@ -75,7 +75,7 @@ impl Transport for HttpTransport {
         &self,
         exchange: Exchange,
     ) -> impl std::future::Future<Output = Result<Reply, TransportError>> + Send + 'static {
-        let client = match exchange.buyer.transport {
+        let client = match exchange.endpoint.version {
             TransportKind::Http1 => self.http1.clone(),
             TransportKind::Http2 => self.http2.clone(),
         };
@@ -99,10 +99,10 @@ impl Transport for HttpTransport {
 }
 
 fn build_request(exchange: &Exchange) -> Request<Full<Bytes>> {
-    let buyer = &exchange.buyer;
+    let endpoint = &exchange.endpoint;
     let uri = match exchange.kind {
-        ExchangeKind::Ping => buyer.ping_url.clone(),
-        ExchangeKind::Post => buyer.post_url.clone(),
+        ExchangeKind::Ping => endpoint.ping_url.clone(),
+        ExchangeKind::Post => endpoint.post_url.clone(),
     };
     let mut request = Request::new(Full::new(exchange.body.clone()));
     *request.method_mut() = http::Method::POST;
@@ -110,10 +110,10 @@ fn build_request(exchange: &Exchange) -> Request<Full<Bytes>> {
     let headers = request.headers_mut();
     headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
     headers.insert(USER_AGENT, HeaderValue::from_static(concat!("lead-engine/", env!("CARGO_PKG_VERSION"))));
-    for (name, value) in &buyer.headers {
+    for (name, value) in &endpoint.headers {
         headers.insert(name.clone(), value.clone());
     }
-    if let Some(signer) = &buyer.signer {
+    if let Some(signer) = &endpoint.signer {
         let timestamp = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
         let signature = signer.sign(&exchange.message_id, timestamp, &exchange.body);
         let mut ts = itoa::Buffer::new();

@@ -10,11 +10,13 @@ pub mod sign;
 use std::future::Future;
 use std::sync::Arc;
 
+use ::http::{HeaderName, HeaderValue, Uri};
 use bytes::Bytes;
 
 pub use self::http::{HttpTransport, MAX_REPLY_BYTES};
 pub use self::memory::MemoryTransport;
-use crate::buyers::Buyer;
+use crate::config::TransportKind;
+use sign::Signer;
 
 /// Which of a buyer's endpoints an exchange goes to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -25,11 +27,28 @@ pub enum ExchangeKind {
     Post,
 }
 
+/// Where and how to reach one buyer: all the transport needs to know of it.
+#[derive(Debug)]
+pub struct Endpoint {
+    /// The buyer's id (for in-memory buyers and diagnostics).
+    pub buyer_id: Arc<str>,
+    /// Ping endpoint.
+    pub ping_url: Uri,
+    /// Post endpoint.
+    pub post_url: Uri,
+    /// Extra headers on every request.
+    pub headers: Vec<(HeaderName, HeaderValue)>,
+    /// Signs requests when the buyer has a secret.
+    pub signer: Option<Signer>,
+    /// HTTP version to speak.
+    pub version: TransportKind,
+}
+
 /// One request to a buyer.
 #[derive(Debug, Clone)]
 pub struct Exchange {
     /// Who.
-    pub buyer: Arc<Buyer>,
+    pub endpoint: Arc<Endpoint>,
     /// Ping or post.
     pub kind: ExchangeKind,
     /// Unique id of this message (`webhook-id` when signed).

@@ -2,7 +2,7 @@
 //! field, failing with the code and the dotted path of the first field at fault.
 //!
 //! serde_json is used for parsing: on lead-sized bodies (about 1 KiB) it measured as fast as
-//! simd-json in `benches/benches/parse.rs`, without simd-json's mutable-buffer requirement.
+//! simd-json in the `parse_lead` group of `benches/benches/hot_path.rs`, without simd-json's mutable-buffer requirement.
 
 mod email;
 mod phone;
@@ -64,11 +64,12 @@ pub fn lead(body: &[u8]) -> Result<Lead, ApiError> {
 }
 
 fn parse(body: &[u8]) -> Result<LeadIn, ApiError> {
-    let body_error = |code, message| ApiError { field: None, ..ApiError::field(code, "", message) };
     match body.trim_ascii().first() {
-        None => return Err(body_error("invalid_json", "the body is empty; send the lead as a JSON object")),
+        None => return Err(ApiError::bad_request("invalid_json", "the body is empty; send the lead as a JSON object")),
         // serde would read a struct from an array too; a lead is an object, say so plainly.
-        Some(b'[') => return Err(body_error("invalid_type", "the lead must be a JSON object, not an array")),
+        Some(b'[') => {
+            return Err(ApiError::bad_request("invalid_type", "the lead must be a JSON object, not an array"));
+        }
         Some(_) => {}
     }
     let mut deserializer = serde_json::Deserializer::from_slice(body);
@@ -78,10 +79,7 @@ fn parse(body: &[u8]) -> Result<LeadIn, ApiError> {
 }
 
 fn syntax_error(e: &serde_json::Error) -> ApiError {
-    let mut error =
-        ApiError::field("invalid_json", "", format!("malformed JSON at line {} column {}", e.line(), e.column()));
-    error.field = None;
-    error
+    ApiError::bad_request("invalid_json", format!("malformed JSON at line {} column {}", e.line(), e.column()))
 }
 
 /// Maps a typed-parse failure to the field at fault.
@@ -103,7 +101,7 @@ fn json_error(e: serde_path_to_error::Error<serde_json::Error>) -> ApiError {
         return ApiError::field("unknown_field", path.clone(), format!("`{path}` is not a field of the lead"));
     }
     let field = if path == "." { None } else { Some(Cow::Owned(path)) };
-    ApiError { field, ..ApiError::field("invalid_type", "", text) }
+    ApiError { field, ..ApiError::bad_request("invalid_type", text) }
 }
 
 fn normalize(raw: LeadIn) -> Result<Lead, ApiError> {
