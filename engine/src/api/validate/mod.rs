@@ -1,8 +1,10 @@
 //! From request body to [`Lead`]: parse into typed structs, then validate and normalize every
 //! field, failing with the code and the dotted path of the first field at fault.
 //!
-//! serde_json is used for parsing: on lead-sized bodies (about 1 KiB) it measured as fast as
-//! simd-json in the `parse_lead` group of `benches/benches/hot_path.rs`, without simd-json's mutable-buffer requirement.
+//! serde_json is used for parsing: on lead-sized bodies (about 1 KiB) simd-json measured
+//! 0-10% faster (about 0.1 µs of a 70 µs auction; the `parse_lead` group of
+//! `benches/benches/hot_path.rs`), not enough to pay for its mutable copy of every body and
+//! to give up serde_json's line and column in error answers. See `docs/performance.md`.
 
 mod email;
 mod phone;
