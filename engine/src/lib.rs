@@ -8,7 +8,7 @@
 //! - [`auction`]: fan-out under the deadline, ranking, cascade, the auction record.
 //! - [`buyers`]: the buyer registry and the precomputed eligibility index.
 //! - [`transport`]: the buyer client behind a trait (HTTP/1.1, HTTP/2, in-memory in benches).
-//! - [`protocol`]: wire types of contract v1; imports nothing of ours.
+//! - [`protocol`]: wire types of contract v1 (the `lead-protocol` crate); imports nothing of ours.
 //! - [`config`]: the typed `engine.toml`.
 //! - [`ops`]: metrics, health, logging.
 //!
@@ -19,8 +19,10 @@ pub mod auction;
 pub mod buyers;
 pub mod config;
 pub mod ops;
-pub mod protocol;
 pub mod transport;
+
+/// The wire types (the `lead-protocol` crate), shared with `bidder-sim` and `loadtest`.
+pub use lead_protocol as protocol;
 
 use std::future::Future;
 use std::sync::Arc;

@@ -176,8 +176,8 @@ impl Running {
 }
 
 impl Drop for Running {
-    /// An auction that ended without an answer (a bug: it panicked) frees its key, and its
-    /// waiters see the channel close and answer 500.
+    /// A key whose auction never ran (refused for overload) or ended without an answer (a
+    /// panic) is freed, and its waiters see the channel close and answer 503: retry.
     fn drop(&mut self) {
         if let Some(key) = self.key.take() {
             self.cache.slots.remove(&key);
@@ -190,10 +190,11 @@ pub async fn wait(mut answer: watch::Receiver<Option<Bytes>>) -> Result<Bytes, A
     match answer.wait_for(Option::is_some).await {
         Ok(body) => Ok(body.clone().unwrap_or_default()),
         Err(_) => Err(ApiError::new(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "internal",
-            "the first request with this Idempotency-Key failed; retry",
-        )),
+            StatusCode::SERVICE_UNAVAILABLE,
+            "first_attempt_failed",
+            "the first request with this Idempotency-Key did not run its auction; retry",
+        )
+        .retry_after(1)),
     }
 }
 
@@ -243,7 +244,7 @@ mod tests {
         let Ok(Claim::Fresh(running)) = cache.claim(1, "k".into(), 7) else { panic!("fresh") };
         let Ok(Claim::Wait(rx)) = cache.claim(1, "k".into(), 7) else { panic!("waits") };
         drop(running);
-        assert_eq!(wait(rx).await.err().map(|e| e.status), Some(StatusCode::INTERNAL_SERVER_ERROR));
+        assert_eq!(wait(rx).await.err().map(|e| e.status), Some(StatusCode::SERVICE_UNAVAILABLE));
         assert!(cache.is_empty());
     }
 }

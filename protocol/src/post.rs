@@ -5,8 +5,8 @@ use std::borrow::Cow;
 
 use serde::{Deserialize, Serialize};
 
-use super::lead::{Attributes, Consent, Contact};
-use super::money::Micros;
+use crate::lead::{Attributes, Consent, Contact};
+use crate::money::Micros;
 
 /// Longest rejection reason or buyer lead id kept from a buyer's answer.
 pub const MAX_BUYER_TEXT_LEN: usize = 200;

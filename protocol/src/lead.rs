@@ -12,7 +12,7 @@ use serde::de::{MapAccess, Visitor};
 use serde::ser::SerializeMap;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
-use super::geo::{State, Zip};
+use crate::geo::{State, Zip};
 
 /// A lead exactly as the publisher sent it, before validation. Unknown top-level, contact and
 /// consent fields are refused so that a typo is an error, not silently dropped data.

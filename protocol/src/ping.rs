@@ -6,7 +6,7 @@
 
 use bytes::{BufMut, Bytes, BytesMut};
 
-use super::lead::Attributes;
+use crate::lead::Attributes;
 
 /// The shared part of one auction's pings, serialized once.
 #[derive(Debug, Clone)]
@@ -61,8 +61,8 @@ impl PingTemplate {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::protocol::geo::{State, Zip};
-    use crate::protocol::lead::AttrValue;
+    use crate::geo::{State, Zip};
+    use crate::lead::AttrValue;
 
     #[test]
     fn rendered_ping_is_the_contract_shape() {

@@ -2,7 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::money::Micros;
+use crate::money::Micros;
 
 /// How an auction ended, as the publisher sees it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]

@@ -5,7 +5,7 @@ use std::borrow::Cow;
 
 use serde::Deserialize;
 
-use super::money::{Micros, MoneyError};
+use crate::money::{Micros, MoneyError};
 
 /// Longest `bid_id` accepted from a buyer; longer ones are invalid (it is echoed in the post).
 pub const MAX_BID_ID_LEN: usize = 128;
