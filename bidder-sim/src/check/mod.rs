@@ -1,0 +1,1 @@
+//! The conformance checker (`bidder-sim check`). Being written.

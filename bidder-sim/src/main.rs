@@ -1,0 +1,3 @@
+//! The `bidder-sim` command.
+
+fn main() {}
