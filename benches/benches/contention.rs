@@ -1,0 +1,82 @@
+//! The idempotency map under contention: the engine's `IdempotencyCache` (a sharded DashMap)
+//! against the simplest alternative, one `parking_lot::Mutex<HashMap>`, both doing the same
+//! work per lead (claim a fresh key, store the answer) from several threads at once.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};
+use engine::api::idempotency::{Claim, IdempotencyCache};
+use parking_lot::Mutex;
+
+/// Keys live at once: both maps are kept at this size (answers expire at once and are swept
+/// when the map is full), so memory stays bounded however long criterion runs.
+const LIVE_KEYS: usize = 100_000;
+
+/// The alternative: one lock around a plain map of key to (body fingerprint, answer).
+type MutexMap = Mutex<HashMap<(u32, Box<str>), (u64, Bytes)>>;
+
+fn key(n: u64) -> Box<str> {
+    format!("order-{n}").into_boxed_str()
+}
+
+/// Runs `work(key_number)` for about `iters` keys split over `threads` threads; returns the
+/// wall time, so the time per iteration reflects throughput under contention.
+fn run_threads(threads: u64, iters: u64, next: &AtomicU64, work: &(dyn Fn(u64) + Sync)) -> Duration {
+    let start = Instant::now();
+    std::thread::scope(|scope| {
+        for _ in 0..threads {
+            scope.spawn(|| {
+                for _ in 0..iters.div_ceil(threads) {
+                    work(next.fetch_add(1, Ordering::Relaxed));
+                }
+            });
+        }
+    });
+    start.elapsed()
+}
+
+fn contention(c: &mut Criterion) {
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_time().build().expect("runtime");
+    let _guard = runtime.enter();
+    let answer = Bytes::from_static(br#"{"lead_id":"ld_x","outcome":"sold"}"#);
+    let mut group = c.benchmark_group("idempotency_claim_and_complete");
+    for threads in [1u64, 2, 4] {
+        let dashmap = Arc::new(IdempotencyCache::new(LIVE_KEYS, Duration::ZERO));
+        let next = AtomicU64::new(0);
+        group.bench_with_input(BenchmarkId::new("dashmap_engine", threads), &threads, |b, &threads| {
+            b.iter_custom(|iters| {
+                run_threads(threads, iters, &next, &|n| {
+                    if let Ok(Claim::Fresh(running)) = dashmap.claim((n % 64) as u32, key(n), n) {
+                        running.complete(answer.clone());
+                    }
+                })
+            });
+        });
+        let mutex: MutexMap = Mutex::new(HashMap::new());
+        let next = AtomicU64::new(0);
+        group.bench_with_input(BenchmarkId::new("mutex_hashmap", threads), &threads, |b, &threads| {
+            b.iter_custom(|iters| {
+                run_threads(threads, iters, &next, &|n| {
+                    let fresh = {
+                        let mut map = mutex.lock();
+                        if map.len() >= LIVE_KEYS {
+                            map.clear();
+                        }
+                        map.insert(((n % 64) as u32, key(n)), (n, Bytes::new())).is_none()
+                    };
+                    if fresh {
+                        mutex.lock().insert(((n % 64) as u32, key(n)), (n, answer.clone()));
+                    }
+                })
+            });
+        });
+    }
+    group.finish();
+}
+
+criterion_group!(benches, contention);
+criterion_main!(benches);
