@@ -1,6 +1,8 @@
-//! The `engine` command: `serve` runs the auction engine from a config file; `keys` makes
-//! and hashes API keys. A bad config exits with code 64 (EX_USAGE) before any port is bound
+//! The `engine` command: `serve` runs the auction engine from a config file; `demo` runs it
+//! with simulated buyers and synthetic leads; `keys` makes and hashes API keys. A bad config exits with code 64 (EX_USAGE) before any port is bound
 //! (a bad command line exits 2, as clap does).
+
+mod demo;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -32,6 +34,9 @@ enum Command {
         #[arg(long)]
         log_json: bool,
     },
+    /// Run the engine with 20 simulated buyers and a gentle stream of synthetic leads, showing
+    /// live figures until Ctrl-C.
+    Demo(demo::DemoArgs),
     /// API keys: only their SHA-256 goes in the config.
     #[command(subcommand)]
     Keys(Keys),
@@ -49,6 +54,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
         Command::Serve { config, listen, log_json } => serve(config, listen, log_json),
+        Command::Demo(args) => demo(args),
         Command::Keys(Keys::Generate) => {
             let mut bytes = [0u8; 24];
             if getrandom::fill(&mut bytes).is_err() {
@@ -82,13 +88,7 @@ fn serve(path: PathBuf, listen: Option<std::net::SocketAddr>, log_json: bool) ->
         config.listen = listen;
     }
     let _log = engine::ops::logging::init(log_json);
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
-        Ok(runtime) => runtime,
-        Err(error) => {
-            eprintln!("error: cannot start the runtime: {error}");
-            return ExitCode::FAILURE;
-        }
-    };
+    let Some(runtime) = runtime() else { return ExitCode::FAILURE };
     runtime.block_on(async move {
         let listener = match tokio::net::TcpListener::bind(config.listen).await {
             Ok(listener) => listener,
@@ -114,6 +114,28 @@ fn serve(path: PathBuf, listen: Option<std::net::SocketAddr>, log_json: bool) ->
             }
         }
     })
+}
+
+fn demo(args: demo::DemoArgs) -> ExitCode {
+    let Some(runtime) = runtime() else { return ExitCode::FAILURE };
+    match runtime.block_on(demo::run(args)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("error: {error}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// The multi-threaded tokio runtime, or a message on standard error.
+fn runtime() -> Option<tokio::runtime::Runtime> {
+    match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(runtime) => Some(runtime),
+        Err(error) => {
+            eprintln!("error: cannot start the runtime: {error}");
+            None
+        }
+    }
 }
 
 /// Resolves on SIGTERM or Ctrl-C.

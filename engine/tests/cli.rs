@@ -97,3 +97,27 @@ fn the_example_config_serves_and_sigterm_exits_cleanly() {
     let status = child.wait().expect("exits");
     assert_eq!(status.code(), Some(0), "a clean drain after SIGTERM");
 }
+
+/// `engine demo` (the README's first command) runs, sells leads to its simulated buyers and
+/// shows its figures, then stops by itself with `--duration`.
+#[test]
+fn the_demo_runs_and_sells_leads() {
+    let output = Command::new(env!("CARGO_BIN_EXE_engine"))
+        .args(["demo", "--listen", "127.0.0.1:0", "--duration", "3", "--rate", "30"])
+        .output()
+        .expect("runs");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert_eq!(output.status.code(), Some(0), "{stdout}\n{}", String::from_utf8_lossy(&output.stderr));
+    let totals = stdout.lines().rfind(|l| l.starts_with("total")).unwrap_or_default();
+    let sold: f64 = totals
+        .split("sold")
+        .nth(1)
+        .and_then(|rest| rest.trim_start().split('%').next())
+        .and_then(|pct| pct.trim().parse().ok())
+        .unwrap_or(0.0);
+    assert!(sold > 0.0, "the demo sells leads: {stdout}");
+    assert!(
+        stdout.contains("auctions/s") && stdout.contains("p99") && stdout.contains("timeouts by buyer"),
+        "{stdout}"
+    );
+}

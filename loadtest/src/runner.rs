@@ -56,8 +56,11 @@ pub struct Progress {
 
 /// Runs the load and returns the report.
 pub async fn run(options: &RunOptions, mut progress: impl FnMut(Progress)) -> Report {
+    let mut connector = HttpConnector::new();
+    // Small requests answered at once: Nagle's algorithm would only add delay.
+    connector.set_nodelay(true);
     let client: Client<HttpConnector, Full<Bytes>> =
-        Client::builder(TokioExecutor::new()).pool_max_idle_per_host(options.connections).build_http();
+        Client::builder(TokioExecutor::new()).pool_max_idle_per_host(options.connections).build(connector);
     let url: Arc<str> = format!("{}/v1/leads", options.target.to_string().trim_end_matches('/')).into();
     let auth: Arc<str> = format!("Bearer {}", options.key).into();
     let slots = Arc::new(Semaphore::new(options.connections.max(1)));

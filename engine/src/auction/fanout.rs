@@ -59,7 +59,8 @@ pub async fn ping_all<T: Transport>(
     for (slot, &index) in eligible.iter().enumerate() {
         let buyer = registry.buyer(index);
         let cutoff = buyer.ping_timeout.map_or(wait_until, |t| wait_until.min(start + t));
-        let tmax_ms = cutoff.saturating_duration_since(Instant::now()).as_millis().min(u32::MAX.into()) as u32;
+        // At least 1: a buyer told `0` would be told it has already lost.
+        let tmax_ms = cutoff.saturating_duration_since(Instant::now()).as_millis().clamp(1, u32::MAX.into()) as u32;
         let ping_id: Arc<str> = ids::ping_id().into();
         let exchange = Exchange {
             endpoint: Arc::clone(&buyer.endpoint),
