@@ -88,7 +88,7 @@ fn serve(path: PathBuf, listen: Option<std::net::SocketAddr>, log_json: bool) ->
         config.listen = listen;
     }
     let _log = engine::ops::logging::init(log_json);
-    let Some(runtime) = runtime() else { return ExitCode::FAILURE };
+    let Some(runtime) = engine::ops::process::runtime() else { return ExitCode::FAILURE };
     runtime.block_on(async move {
         let listener = match tokio::net::TcpListener::bind(config.listen).await {
             Ok(listener) => listener,
@@ -103,7 +103,7 @@ fn serve(path: PathBuf, listen: Option<std::net::SocketAddr>, log_json: bool) ->
         }
         let listen = listener.local_addr().map_or(config.listen, |addr| addr);
         tracing::info!(%listen, buyers = config.buyers.len(), publishers = config.publishers.len(), "engine listening");
-        match engine::run(config, listener, shutdown_signal()).await {
+        match engine::run(config, listener, engine::ops::process::shutdown_signal()).await {
             Ok(()) => {
                 tracing::info!("engine stopped");
                 ExitCode::SUCCESS
@@ -117,7 +117,7 @@ fn serve(path: PathBuf, listen: Option<std::net::SocketAddr>, log_json: bool) ->
 }
 
 fn demo(args: demo::DemoArgs) -> ExitCode {
-    let Some(runtime) = runtime() else { return ExitCode::FAILURE };
+    let Some(runtime) = engine::ops::process::runtime() else { return ExitCode::FAILURE };
     match runtime.block_on(demo::run(args)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
@@ -125,37 +125,4 @@ fn demo(args: demo::DemoArgs) -> ExitCode {
             ExitCode::FAILURE
         }
     }
-}
-
-/// The multi-threaded tokio runtime, or a message on standard error.
-fn runtime() -> Option<tokio::runtime::Runtime> {
-    match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
-        Ok(runtime) => Some(runtime),
-        Err(error) => {
-            eprintln!("error: cannot start the runtime: {error}");
-            None
-        }
-    }
-}
-
-/// Resolves on SIGTERM or Ctrl-C.
-async fn shutdown_signal() {
-    let ctrl_c = tokio::signal::ctrl_c();
-    #[cfg(unix)]
-    {
-        let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(term) => term,
-            Err(_) => {
-                let _ = ctrl_c.await;
-                return;
-            }
-        };
-        tokio::select! {
-            _ = ctrl_c => {}
-            _ = term.recv() => {}
-        }
-    }
-    #[cfg(not(unix))]
-    let _ = ctrl_c.await;
-    tracing::info!("shutdown requested; draining");
 }

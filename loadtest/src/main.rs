@@ -143,7 +143,7 @@ fn main() -> ExitCode {
 
 /// `loadtest run`.
 fn run_once(options: &RunOptions, json: Option<PathBuf>) -> ExitCode {
-    let Some(runtime) = runtime() else { return ExitCode::FAILURE };
+    let Some(runtime) = engine::ops::process::runtime() else { return ExitCode::FAILURE };
     let terminal = std::io::stderr().is_terminal();
     let report = runtime.block_on(run(options, |p| {
         if terminal {
@@ -167,8 +167,9 @@ fn run_once(options: &RunOptions, json: Option<PathBuf>) -> ExitCode {
 
 /// `loadtest scenario`: step lines on standard error, the verdict on standard output.
 fn run_scenario(options: ScenarioOptions) -> ExitCode {
-    let Some(runtime) = runtime() else { return ExitCode::FAILURE };
-    match runtime.block_on(scenario::run(&options, shutdown_signal(), |line| eprintln!("{line}"))) {
+    let Some(runtime) = engine::ops::process::runtime() else { return ExitCode::FAILURE };
+    match runtime.block_on(scenario::run(&options, engine::ops::process::shutdown_signal(), |line| eprintln!("{line}")))
+    {
         Ok(finished) => {
             let max = |side: &Side| {
                 side.verdict.max_sustainable_rate.map_or("no step held the SLO".to_owned(), |r| format!("{r}/s"))
@@ -199,7 +200,7 @@ fn baseline(engine_config: &Path, listen: SocketAddr) -> ExitCode {
             return ExitCode::from(EX_USAGE);
         }
     };
-    let Some(runtime) = runtime() else { return ExitCode::FAILURE };
+    let Some(runtime) = engine::ops::process::runtime() else { return ExitCode::FAILURE };
     runtime.block_on(async move {
         let listener = match tokio::net::TcpListener::bind(listen).await {
             Ok(listener) => listener,
@@ -212,7 +213,10 @@ fn baseline(engine_config: &Path, listen: SocketAddr) -> ExitCode {
         // The first line on stdout, for scripts that start it on port 0.
         println!("{BASELINE_LISTENING} {addr} ({} buyers)", config.buyers.len());
         let _ = std::io::stdout().flush();
-        match loadtest::baseline::Baseline::from_engine_config(&config).serve(listener, shutdown_signal()).await {
+        match loadtest::baseline::Baseline::from_engine_config(&config)
+            .serve(listener, engine::ops::process::shutdown_signal())
+            .await
+        {
             Ok(()) => ExitCode::SUCCESS,
             Err(error) => {
                 eprintln!("error: {error}");
@@ -220,38 +224,6 @@ fn baseline(engine_config: &Path, listen: SocketAddr) -> ExitCode {
             }
         }
     })
-}
-
-/// The multi-threaded tokio runtime, or a message on standard error.
-fn runtime() -> Option<tokio::runtime::Runtime> {
-    match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
-        Ok(runtime) => Some(runtime),
-        Err(error) => {
-            eprintln!("error: cannot start the runtime: {error}");
-            None
-        }
-    }
-}
-
-/// Resolves on Ctrl-C or SIGTERM.
-async fn shutdown_signal() {
-    let ctrl_c = tokio::signal::ctrl_c();
-    #[cfg(unix)]
-    {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut term) => {
-                tokio::select! {
-                    _ = ctrl_c => {}
-                    _ = term.recv() => {}
-                }
-            }
-            Err(_) => {
-                let _ = ctrl_c.await;
-            }
-        }
-    }
-    #[cfg(not(unix))]
-    let _ = ctrl_c.await;
 }
 
 /// A one-line progress bar on standard error.

@@ -1,5 +1,7 @@
-//! Operations: Prometheus metrics, health and readiness, logging, graceful shutdown.
+//! Operations: Prometheus metrics, health and readiness, logging, process plumbing (runtime,
+//! shutdown signal).
 
 pub mod health;
 pub mod logging;
 pub mod metrics;
+pub mod process;
