@@ -10,6 +10,9 @@
 //! - [`transport`]: the buyer client behind a trait (HTTP/1.1, HTTP/2, in-memory in benches).
 //! - [`protocol`]: wire types of contract v1 (the `lead-protocol` crate); imports nothing of ours.
 //! - [`config`]: the typed `engine.toml`.
+//! - [`store`]: the durable store (SQLite by default) behind a trait: leads, auctions, the
+//!   event outbox, webhook subscriptions and deliveries, idempotency keys.
+//! - [`webhooks`]: the dispatcher that delivers the outbox's events, signed, with retries.
 //! - [`ops`]: metrics, health, logging.
 //!
 //! [`run`] wires them together; `main.rs` only parses the command line.
@@ -19,7 +22,9 @@ pub mod auction;
 pub mod buyers;
 pub mod config;
 pub mod ops;
+pub mod store;
 pub mod transport;
+pub mod webhooks;
 
 /// The wire types (the `lead-protocol` crate), shared with `bidder-sim` and `loadtest`.
 pub use lead_protocol as protocol;
@@ -64,9 +69,11 @@ pub async fn run_with<T: Transport>(
     let (app, records) = build(&config, transport, auction::log::RECORD_QUEUE);
     let log = tokio::spawn(auction::log::auction_log(records));
     let sweeper = tokio::spawn(sweep_idempotency(Arc::downgrade(&app.intake.idempotency)));
+    let upkeep = tokio::spawn(ops::metrics::upkeep());
     let grace = Duration::from_millis(config.intake.shutdown_grace_ms);
     let served = api::serve(app, listener, shutdown, grace).await;
     sweeper.abort();
+    upkeep.abort();
     // The log ends when the last record sender is gone; a connection still open past the
     // grace period may hold one, so the wait is bounded.
     if tokio::time::timeout(LOG_FLUSH, log).await.is_err() {

@@ -9,7 +9,7 @@
 //! ping deadline passed (late answers are read off in the background, as the engine does);
 //! post to the first buyer whose 200 answer is a bid (its `bid_id` and `price` are read so
 //! the simulator takes its normal post path); answer
-//! `{"lead_id":"x","outcome":"sold"|"unsold","timings_ms":{"total":...}}`, `sold` when the
+//! `{"lead_id":"x","outcome":"sold"|"unsold","timings_ms":{"ping":...,"total":...}}`, `sold` when the
 //! post got a 2xx. No ranking, eligibility, caps, records or metrics.
 
 use std::convert::Infallible;
@@ -162,17 +162,18 @@ impl Baseline {
             return Ok(answer(StatusCode::BAD_REQUEST, Bytes::from_static(br#"{"error":{"code":"bad_body"}}"#)));
         }
         let started = Instant::now();
-        let sold = self.auction(started).await;
+        let (sold, ping) = self.auction(started).await;
         let body = format!(
-            r#"{{"lead_id":"x","outcome":"{}","timings_ms":{{"total":{:.3}}}}}"#,
+            r#"{{"lead_id":"x","outcome":"{}","timings_ms":{{"ping":{:.3},"total":{:.3}}}}}"#,
             if sold { "sold" } else { "unsold" },
+            ping.as_secs_f64() * 1000.0,
             started.elapsed().as_secs_f64() * 1000.0
         );
         Ok(answer(StatusCode::OK, Bytes::from(body)))
     }
 
-    /// The exchanges of one lead; whether the post got a 2xx.
-    async fn auction(self: &Arc<Self>, started: Instant) -> bool {
+    /// The exchanges of one lead; whether the post got a 2xx, and how long the pings took.
+    async fn auction(self: &Arc<Self>, started: Instant) -> (bool, Duration) {
         let tmax_ms = u32::try_from(self.ping_timeout.as_millis()).unwrap_or(u32::MAX);
         let mut answers: FuturesUnordered<_> = (0..self.buyers.len())
             .map(|i| {
@@ -204,7 +205,8 @@ impl Baseline {
             // background (as the engine does) so the keep-alive pool is not torn down.
             tokio::spawn(async move { while answers.next().await.is_some() {} });
         }
-        let Some((i, ping_id, price, bid_id)) = first_bid else { return false };
+        let ping = started.elapsed();
+        let Some((i, ping_id, price, bid_id)) = first_bid else { return (false, ping) };
         let buyer = &self.buyers[i];
         let mut body = Vec::with_capacity(96 + self.post_tail.len());
         body.extend_from_slice(b"{\"ping_id\":\"");
@@ -215,7 +217,8 @@ impl Baseline {
         let _ = serde_json::to_writer(&mut body, &price);
         body.extend_from_slice(&self.post_tail);
         let post = self.exchange(&buyer.post_url, buyer.http2, Bytes::from(body));
-        matches!(tokio::time::timeout_at(started + self.total_timeout, post).await, Ok(Some((200..=299, _))))
+        let sold = matches!(tokio::time::timeout_at(started + self.total_timeout, post).await, Ok(Some((200..=299, _))));
+        (sold, ping)
     }
 
     /// One POST: its status and body, or `None` if it failed.

@@ -1,5 +1,6 @@
 //! What a run measured: outcomes, errors, and latency distributions (client-side from the
-//! intended send time, and the engine's own `timings_ms.total`), as text and as JSON.
+//! intended send time, and the engine's own `timings_ms.total` and `timings_ms.ping`), as text
+//! and as JSON.
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -23,8 +24,8 @@ pub enum Sample {
         status: u16,
         /// `outcome` of a 200 answer.
         outcome: Option<String>,
-        /// The engine's `timings_ms.total` of a 200 answer.
-        engine_total_ms: Option<f64>,
+        /// The engine's `timings_ms` of a 200 answer.
+        engine: EngineTimings,
     },
     /// No answer within the client timeout.
     Timeout,
@@ -32,11 +33,21 @@ pub enum Sample {
     ConnectionError,
 }
 
+/// The engine's own `timings_ms` in an answer, when it has them.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct EngineTimings {
+    /// `timings_ms.ping`: the ping stage, fan-out to ranking.
+    pub ping: Option<f64>,
+    /// `timings_ms.total`: intake to answer.
+    pub total: Option<f64>,
+}
+
 /// Collects samples.
 #[derive(Debug)]
 pub struct Recorder {
     latency: Histogram<u64>,
     engine_total: Histogram<u64>,
+    engine_ping: Histogram<u64>,
     outcomes: BTreeMap<String, u64>,
     errors_by_status: BTreeMap<u16, u64>,
     client_timeouts: u64,
@@ -84,6 +95,8 @@ pub struct Report {
     pub latency_ms: Percentiles,
     /// The engine's own `timings_ms.total` of 200 answers.
     pub engine_total_ms: Percentiles,
+    /// The engine's own `timings_ms.ping` of 200 answers: what the deadline bounds.
+    pub engine_ping_ms: Percentiles,
 }
 
 impl Default for Recorder {
@@ -100,6 +113,7 @@ impl Recorder {
         Recorder {
             latency: histogram(),
             engine_total: histogram(),
+            engine_ping: histogram(),
             outcomes: BTreeMap::new(),
             errors_by_status: BTreeMap::new(),
             client_timeouts: 0,
@@ -121,16 +135,15 @@ impl Recorder {
     /// Adds one result.
     pub fn record(&mut self, sample: Sample) {
         match sample {
-            Sample::Answer { latency, status, outcome, engine_total_ms } => {
+            Sample::Answer { latency, status, outcome, engine } => {
                 let _ = self.latency.record(micros(latency));
                 if status == 200 {
                     *self.outcomes.entry(outcome.unwrap_or_else(|| "unreadable".into())).or_default() += 1;
                 } else {
                     *self.errors_by_status.entry(status).or_default() += 1;
                 }
-                if let Some(ms) = engine_total_ms.filter(|ms| ms.is_finite() && *ms >= 0.0) {
-                    let _ = self.engine_total.record(micros(Duration::from_secs_f64(ms / 1000.0)));
-                }
+                record_ms(&mut self.engine_total, engine.total);
+                record_ms(&mut self.engine_ping, engine.ping);
             }
             Sample::Timeout => self.client_timeouts += 1,
             Sample::ConnectionError => self.connection_errors += 1,
@@ -156,7 +169,15 @@ impl Recorder {
             connection_errors: self.connection_errors,
             latency_ms: percentiles(&self.latency),
             engine_total_ms: percentiles(&self.engine_total),
+            engine_ping_ms: percentiles(&self.engine_ping),
         }
+    }
+}
+
+/// Records a server-reported figure in milliseconds, when it is a sane one.
+fn record_ms(histogram: &mut Histogram<u64>, ms: Option<f64>) {
+    if let Some(ms) = ms.filter(|ms| ms.is_finite() && *ms >= 0.0 && *ms < MAX_MICROS as f64 / 1000.0) {
+        let _ = histogram.record(micros(Duration::from_secs_f64(ms / 1000.0)));
     }
 }
 
@@ -208,7 +229,8 @@ impl fmt::Display for Report {
             self.connection_errors
         )?;
         writeln!(f, "latency     {}", self.latency_ms)?;
-        write!(f, "engine      {}", self.engine_total_ms)
+        writeln!(f, "engine      {}", self.engine_total_ms)?;
+        write!(f, "engine ping {}", self.engine_ping_ms)
     }
 }
 
@@ -221,7 +243,10 @@ mod tests {
             latency: Duration::from_millis(ms),
             status,
             outcome: (status == 200).then(|| outcome.to_owned()),
-            engine_total_ms: (status == 200).then_some(engine_ms),
+            engine: EngineTimings {
+                ping: (status == 200).then_some(engine_ms / 4.0),
+                total: (status == 200).then_some(engine_ms),
+            },
         }
     }
 
@@ -256,6 +281,9 @@ mod tests {
         // Engine totals are half the latencies, for the 100 answers that were 200.
         assert_eq!(report.engine_total_ms.count, 100);
         assert!((report.engine_total_ms.p50 - 25.0).abs() <= 0.5, "{:?}", report.engine_total_ms);
+        // Ping stages are a quarter of the totals.
+        assert_eq!(report.engine_ping_ms.count, 100);
+        assert!((report.engine_ping_ms.p99 - 12.375).abs() <= 0.1, "{:?}", report.engine_ping_ms);
         let json = serde_json::to_value(&report).expect("serializes");
         assert_eq!(json["errors_by_status"]["503"], 3);
         assert!(report.to_string().contains("sold 75"));

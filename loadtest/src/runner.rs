@@ -14,7 +14,7 @@ use hyper_util::rt::TokioExecutor;
 use tokio::sync::{Semaphore, mpsc};
 use tokio::time::Instant;
 
-use crate::report::{Recorder, Report, Sample};
+use crate::report::{EngineTimings, Recorder, Report, Sample};
 use crate::schedule::{Arrivals, offsets};
 
 /// Largest answer body read; the engine's answers are a few hundred bytes.
@@ -150,7 +150,10 @@ impl Exchange {
                     latency,
                     status,
                     outcome: field(|a| a.get("outcome")).and_then(|o| o.as_str()).map(str::to_owned),
-                    engine_total_ms: field(|a| a.get("timings_ms")?.get("total")).and_then(serde_json::Value::as_f64),
+                    engine: EngineTimings {
+                        ping: field(|a| a.get("timings_ms")?.get("ping")).and_then(serde_json::Value::as_f64),
+                        total: field(|a| a.get("timings_ms")?.get("total")).and_then(serde_json::Value::as_f64),
+                    },
                 }
             }
         }

@@ -14,6 +14,10 @@ pub enum Outcome {
     Unsold,
     /// The lead was seen before (dedupe).
     Duplicate,
+    /// A crash cut the auction off while a post was in flight: the buyer may have the lead.
+    /// Extends v1; only an auction recovered after a crash ends this way, and the lead is
+    /// never re-sold automatically.
+    InDoubt,
 }
 
 impl Outcome {
@@ -23,6 +27,7 @@ impl Outcome {
             Outcome::Sold => "sold",
             Outcome::Unsold => "unsold",
             Outcome::Duplicate => "duplicate",
+            Outcome::InDoubt => "in_doubt",
         }
     }
 }

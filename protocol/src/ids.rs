@@ -18,6 +18,11 @@ pub fn post_message_id() -> String {
     with_prefix("pt_")
 }
 
+/// A new event id, `evt_...`: the `webhook-id` of every delivery of that event.
+pub fn event_id() -> String {
+    with_prefix("evt_")
+}
+
 fn with_prefix(prefix: &str) -> String {
     let mut buf = Uuid::encode_buffer();
     let id = Uuid::now_v7().simple().encode_lower(&mut buf);

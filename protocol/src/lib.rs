@@ -6,6 +6,7 @@
 pub mod answer;
 pub mod bid;
 pub mod error;
+pub mod event;
 pub mod geo;
 pub mod ids;
 pub mod lead;

@@ -24,9 +24,14 @@ pub struct Config {
     /// Address the HTTP API listens on.
     #[serde(default = "defaults::listen")]
     pub listen: SocketAddr,
-    /// Path of the embedded store (SQLite). Accepted now; the durable store uses it.
+    /// Path of the embedded store (SQLite; created with its directory if missing).
     #[serde(default = "defaults::store")]
     pub store: PathBuf,
+    /// `strict` (default): the lead is on disk before any buyer is pinged and the outcome with
+    /// its events before the publisher gets its answer. `relaxed`: answer first, write after; a
+    /// crash loses what was not yet written (see docs/configuration.md).
+    #[serde(default)]
+    pub durability: Durability,
     /// Auction timings and price limits.
     #[serde(default)]
     pub auction: AuctionConfig,
@@ -47,7 +52,7 @@ pub struct Config {
     pub returns: Option<ReturnsConfig>,
     /// Webhook delivery settings.
     #[serde(default)]
-    pub delivery: Option<DeliveryConfig>,
+    pub delivery: DeliveryConfig,
     /// Webhook subscriptions.
     #[serde(default)]
     pub webhooks: Vec<WebhookConfig>,
@@ -123,16 +128,90 @@ pub struct ReturnsConfig {
     pub reasons: Vec<String>,
 }
 
+/// `durability`: when the publisher's answer waits for the disk.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Durability {
+    /// Every write the answer depends on is committed before it is given.
+    #[default]
+    Strict,
+    /// Writes are queued, not awaited: faster, and a crash loses the last moments.
+    Relaxed,
+}
+
 /// `[delivery]`: webhook retry behaviour.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct DeliveryConfig {
-    /// Delay before each attempt, in milliseconds.
-    #[serde(default)]
-    pub retry_schedule_ms: Option<Vec<u64>>,
-    /// Allow webhook URLs on private or loopback addresses.
+    /// Delay before each attempt, in milliseconds (the first is normally 0); after the last
+    /// the delivery is dead-lettered.
+    #[serde(default = "defaults::retry_schedule_ms")]
+    pub retry_schedule_ms: Vec<u64>,
+    /// Allow webhook URLs on private, loopback and link-local addresses.
     #[serde(default)]
     pub allow_private_targets: bool,
+    /// Timeout of one attempt.
+    #[serde(default = "defaults::delivery_timeout_ms")]
+    pub timeout_ms: u64,
+    /// Attempts in flight at once per subscription.
+    #[serde(default = "defaults::delivery_concurrency")]
+    pub concurrency_per_endpoint: usize,
+    /// Consecutive failed attempts that open an endpoint's circuit breaker.
+    #[serde(default = "defaults::breaker_failures")]
+    pub breaker_failures: u32,
+    /// How long an open breaker holds deliveries before one probe goes through.
+    #[serde(default = "defaults::breaker_cooloff_ms")]
+    pub breaker_cooloff_ms: u64,
+}
+
+/// Most attempts a retry schedule may have: the default's 8 span a day and a half.
+const MAX_RETRY_STEPS: usize = 20;
+
+impl DeliveryConfig {
+    fn validate(&self) -> Result<(), (String, String)> {
+        let err = |field: &str, message: &str| Err((field.to_owned(), message.to_owned()));
+        if self.retry_schedule_ms.is_empty() || self.retry_schedule_ms.len() > MAX_RETRY_STEPS {
+            return err("retry_schedule_ms", &format!("list 1 to {MAX_RETRY_STEPS} delays"));
+        }
+        if self.timeout_ms < 100 || self.timeout_ms > 60_000 {
+            return err("timeout_ms", "must be between 100 and 60000");
+        }
+        if self.concurrency_per_endpoint == 0 || self.concurrency_per_endpoint > 1024 {
+            return err("concurrency_per_endpoint", "must be between 1 and 1024");
+        }
+        if self.breaker_failures == 0 {
+            return err("breaker_failures", "must be at least 1");
+        }
+        Ok(())
+    }
+}
+
+impl WebhookConfig {
+    fn validate(&self, delivery: &DeliveryConfig) -> Result<(), (String, String)> {
+        if self.events.is_empty() {
+            return Err(("events".into(), "list at least one event type (or \"*\")".into()));
+        }
+        for (i, event) in self.events.iter().enumerate() {
+            if event != "*" && crate::protocol::event::EventType::parse(event).is_none() {
+                return Err((format!("events[{i}]"), format!("unknown event type \"{event}\"")));
+            }
+        }
+        crate::webhooks::ssrf::check_url(&self.url, delivery.allow_private_targets).map_err(|m| ("url".into(), m))?;
+        Ok(())
+    }
+}
+
+impl Default for DeliveryConfig {
+    fn default() -> Self {
+        DeliveryConfig {
+            retry_schedule_ms: defaults::retry_schedule_ms(),
+            allow_private_targets: false,
+            timeout_ms: defaults::delivery_timeout_ms(),
+            concurrency_per_endpoint: defaults::delivery_concurrency(),
+            breaker_failures: defaults::breaker_failures(),
+            breaker_cooloff_ms: defaults::breaker_cooloff_ms(),
+        }
+    }
 }
 
 /// `[[webhooks]]`: a subscription.
@@ -151,6 +230,9 @@ pub struct WebhookConfig {
     /// Extra headers sent with each delivery.
     #[serde(default, deserialize_with = "de::headers")]
     pub headers: de::Headers,
+    /// Payload settings: which fields, renamed how, flat or nested (`webhooks::payload`).
+    #[serde(default)]
+    pub payload: Option<serde_json::Value>,
 }
 
 /// A configuration that cannot be used, with the key at fault.
@@ -222,6 +304,10 @@ impl Config {
         unique_ids("buyers", self.buyers.iter().map(|b| b.id.as_str()))?;
         unique_ids("admins", self.admins.iter().map(|a| a.id.as_str()))?;
         unique_ids("webhooks", self.webhooks.iter().map(|w| w.id.as_str()))?;
+        self.delivery.validate().map_err(|(field, m)| key_err(format!("delivery.{field}"), &m))?;
+        for (n, w) in self.webhooks.iter().enumerate() {
+            w.validate(&self.delivery).map_err(|(field, m)| key_err(format!("webhooks[{n}].{field}"), &m))?;
+        }
         for (n, p) in self.publishers.iter().enumerate() {
             de::check_id(&p.id).map_err(|m| key_err(format!("publishers[{n}].id"), m))?;
             if self.publishers[..n].iter().any(|other| other.key_sha256 == p.key_sha256) {
@@ -236,8 +322,7 @@ impl Config {
 
     /// Settings this version parses but does not act on yet, for a start-up warning.
     pub fn not_yet_enforced(&self) -> Vec<&'static str> {
-        // No durable store yet: leads and auction records live in memory and in the log.
-        let mut keys = vec!["store"];
+        let mut keys = Vec::new();
         let buyers = |f: fn(&BuyerConfig) -> bool| self.buyers.iter().any(f);
         if buyers(|b| b.caps.is_some()) {
             keys.push("buyers.caps");
@@ -248,11 +333,8 @@ impl Config {
         if buyers(|b| b.return_window_hours.is_some() || b.key_sha256.is_some()) {
             keys.push("buyers.return_window_hours/key_sha256 (buyer API)");
         }
-        if !self.webhooks.is_empty() || self.delivery.is_some() {
-            keys.push("webhooks/delivery");
-        }
-        if !self.admins.is_empty() || self.returns.is_some() {
-            keys.push("admins/returns");
+        if self.returns.is_some() {
+            keys.push("returns");
         }
         keys
     }
@@ -336,6 +418,22 @@ mod defaults {
     /// Longer than the default total auction budget, so in-flight auctions can finish.
     pub fn shutdown_grace_ms() -> u64 {
         5_000
+    }
+    /// Immediately, 5 s, 5 min, 30 min, 2 h, 5 h, 10 h, 24 h: the Standard Webhooks schedule.
+    pub fn retry_schedule_ms() -> Vec<u64> {
+        vec![0, 5_000, 300_000, 1_800_000, 7_200_000, 18_000_000, 36_000_000, 86_400_000]
+    }
+    pub fn delivery_timeout_ms() -> u64 {
+        10_000
+    }
+    pub fn delivery_concurrency() -> usize {
+        8
+    }
+    pub fn breaker_failures() -> u32 {
+        5
+    }
+    pub fn breaker_cooloff_ms() -> u64 {
+        30_000
     }
     pub fn yes() -> bool {
         true

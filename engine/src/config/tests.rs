@@ -145,8 +145,8 @@ fn design_example_loads_with_defaults_and_parsed_values() {
     assert_eq!(config.admins[0].key_sha256, KeyDigest(digest(DIGEST_C)));
     let returns = config.returns.as_ref().expect("returns");
     assert_eq!(returns.reasons.len(), 5);
-    let delivery = config.delivery.as_ref().expect("delivery");
-    assert_eq!(delivery.retry_schedule_ms.as_ref().map(Vec::len), Some(8));
+    let delivery = &config.delivery;
+    assert_eq!(delivery.retry_schedule_ms.len(), 8);
     assert!(!delivery.allow_private_targets);
     assert_eq!(config.webhooks.len(), 1);
     let hook = &config.webhooks[0];
@@ -176,8 +176,11 @@ fn empty_file_loads_with_defaults() {
     assert_eq!(config.intake.max_body_bytes, 65536);
     assert_eq!(config.intake.shutdown_grace_ms, 5_000);
     assert!(config.publishers.is_empty() && config.buyers.is_empty() && config.admins.is_empty());
-    assert!(config.returns.is_none() && config.delivery.is_none() && config.webhooks.is_empty());
-    assert_eq!(config.not_yet_enforced(), ["store"], "only the store, which is never used yet");
+    assert!(config.returns.is_none() && config.webhooks.is_empty());
+    assert_eq!(config.durability, Durability::Strict);
+    assert_eq!(config.delivery.retry_schedule_ms, [0, 5_000, 300_000, 1_800_000, 7_200_000, 18_000_000, 36_000_000, 86_400_000]);
+    assert_eq!(config.delivery.timeout_ms, 10_000);
+    assert!(config.not_yet_enforced().is_empty());
     // Comments and whitespace only are an empty file too.
     assert_eq!(load("# nothing\n\n").auction.ping_timeout_ms, 100);
 }
@@ -289,22 +292,44 @@ secret = "{SECRET}"
 headers = {{ "X-Tenant" = "t1" }}
 "#
     ));
-    let delivery = config.delivery.as_ref().expect("delivery");
+    let delivery = &config.delivery;
     assert!(delivery.allow_private_targets);
-    assert_eq!(delivery.retry_schedule_ms, None);
+    assert_eq!(delivery.retry_schedule_ms.len(), 8, "the default schedule");
     assert_eq!(config.webhooks[0].headers.len(), 1);
     assert_eq!(config.webhooks[0].headers[0].0.as_str(), "x-tenant");
-    assert_eq!(config.not_yet_enforced(), ["store", "webhooks/delivery"]);
+    assert!(config.not_yet_enforced().is_empty());
+}
+
+#[test]
+fn webhook_errors_name_their_key() {
+    let hook = |extra: &str, url: &str, events: &str| {
+        format!("{extra}\n[[webhooks]]\nid = \"crm\"\nurl = \"{url}\"\nevents = {events}\nsecret = \"{SECRET}\"\n")
+    };
+    let cases = [
+        (hook("", "http://127.0.0.1:9/h", r#"["lead.sold"]"#), "webhooks[0].url"),
+        (hook("", "http://10.1.2.3/h", r#"["lead.sold"]"#), "webhooks[0].url"),
+        (hook("", "https://crm.example.com/h", r#"["lead.bought"]"#), "webhooks[0].events[0]"),
+        (hook("", "https://crm.example.com/h", "[]"), "webhooks[0].events"),
+        (hook("[delivery]\nretry_schedule_ms = []", "https://crm.example.com/h", r#"["*"]"#), "delivery.retry_schedule_ms"),
+        (hook("[delivery]\ntimeout_ms = 5", "https://crm.example.com/h", r#"["*"]"#), "delivery.timeout_ms"),
+    ];
+    for (text, key) in cases {
+        match Config::from_toml(&text) {
+            Err(ConfigError::Key { key: got, .. }) => assert_eq!(got, key, "{text}"),
+            other => panic!("{text}: expected an error at {key}, got {other:?}"),
+        }
+    }
+    let allowed = hook("[delivery]\nallow_private_targets = true", "http://127.0.0.1:9/h", r#"["*"]"#);
+    assert!(Config::from_toml(&allowed).is_ok(), "tests allow loopback targets");
 }
 
 #[test]
 fn not_yet_enforced_lists_parsed_but_unused_settings() {
     let keys = load(&design_example()).not_yet_enforced();
-    assert!(keys.contains(&"store"));
-    for key in ["buyers.caps", "buyers.schedule", "webhooks/delivery", "admins/returns"] {
+    for key in ["buyers.caps", "buyers.schedule", "returns"] {
         assert!(keys.contains(&key), "{key} missing from {keys:?}");
     }
-    assert_eq!(load(&one_buyer("")).not_yet_enforced(), ["store"]);
+    assert!(load(&one_buyer("")).not_yet_enforced().is_empty());
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -19,6 +19,11 @@ const LATENCY_BUCKETS: [f64; 18] = [
 
 static PROMETHEUS: OnceLock<PrometheusHandle> = OnceLock::new();
 
+/// How often histogram samples are folded into their buckets. The recorder queues every
+/// sample until upkeep (or a scrape) drains it: without this, an engine nobody scrapes grows
+/// by a few hundred bytes per lead (the soak test found it).
+const UPKEEP_EVERY: std::time::Duration = std::time::Duration::from_secs(5);
+
 /// Installs the process-wide Prometheus recorder once and returns its handle. Must run before
 /// any handle below is created, or those handles record nowhere.
 pub fn install() -> &'static PrometheusHandle {
@@ -33,6 +38,15 @@ pub fn install() -> &'static PrometheusHandle {
         let _ = metrics::set_global_recorder(recorder);
         handle
     })
+}
+
+/// Drains the histogram queues every [`UPKEEP_EVERY`], forever (the server aborts it at exit).
+pub async fn upkeep() {
+    let mut every = tokio::time::interval(UPKEEP_EVERY);
+    loop {
+        every.tick().await;
+        install().run_upkeep();
+    }
 }
 
 /// Per-buyer counters and histograms.

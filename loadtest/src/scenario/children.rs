@@ -65,6 +65,13 @@ impl ChildGuard {
         }
     }
 
+    /// The child's resident memory in KiB (`VmRSS` in `/proc/<pid>/status`), where the system
+    /// tells it (Linux).
+    pub fn rss_kib(&self) -> Option<u64> {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id())).ok()?;
+        rss_kib_of(&status)
+    }
+
     /// Whether the child is still running (a child that died mid-run spoils the figures).
     pub fn check_alive(&mut self) -> Result<(), ScenarioError> {
         match self.child.try_wait() {
@@ -120,6 +127,12 @@ pub fn listen_addr(line: &str, marker: &str) -> Option<SocketAddr> {
     })
 }
 
+/// `VmRSS` of a `/proc/<pid>/status` text, in KiB.
+fn rss_kib_of(status: &str) -> Option<u64> {
+    let line = status.lines().find(|line| line.starts_with("VmRSS:"))?;
+    line.split_whitespace().nth(1)?.parse().ok()
+}
+
 /// The last lines of a log, for an error message.
 fn tail(log: &Path) -> String {
     let text = std::fs::read_to_string(log).unwrap_or_default();
@@ -152,6 +165,13 @@ mod tests {
         assert_eq!(listen_addr("engine listening soon", "engine listening"), None);
     }
 
+    #[test]
+    fn resident_memory_is_read_from_proc_status() {
+        let status = "Name:\tengine\nVmPeak:\t  90000 kB\nVmRSS:\t   41236 kB\nThreads:\t3\n";
+        assert_eq!(rss_kib_of(status), Some(41_236));
+        assert_eq!(rss_kib_of("Name:\tkthreadd\n"), None);
+    }
+
     /// A child that exits before listening is an error quoting its log; one that never says
     /// where it listens is not waited on forever (a `sh` stands in for the services).
     #[cfg(unix)]
@@ -173,6 +193,8 @@ mod tests {
             .expect("it says where it listens");
         assert_eq!(addr, "127.0.0.1:5999".parse().expect("addr"));
         assert!(guard.check_alive().is_ok());
+        #[cfg(target_os = "linux")]
+        assert!(guard.rss_kib().is_some_and(|kib| kib > 0), "a running child has resident memory");
         let pid = guard.child.id();
         drop(guard);
         // Killed and reaped: no such process any more.

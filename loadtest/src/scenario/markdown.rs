@@ -42,6 +42,15 @@ pub fn render(report: &ScenarioReport) -> String {
     if let Some(ratio) = report.comparison.as_ref().and_then(|c| c.max_rate_ratio) {
         let _ = writeln!(out, "- **engine / baseline max sustainable rate: {ratio:.2}**");
     }
+    if let Some(g) = report.engine.rss_growth() {
+        let _ = writeln!(
+            out,
+            "- engine resident memory: {:.1} MiB after the first step, {:.1} MiB after the last ({:+.1}%)",
+            g.first_kib as f64 / 1024.0,
+            g.last_kib as f64 / 1024.0,
+            g.percent
+        );
+    }
     if let Some(step) = report.engine.at_half_max() {
         let l = &step.report.latency_ms;
         let _ = writeln!(
@@ -84,20 +93,21 @@ fn side_table(out: &mut String, title: &str, server: &str, side: &Side) {
     let _ = writeln!(out, "## {title}\n");
     let _ = writeln!(
         out,
-        "| target/s | achieved/s | sent | p50 ms | p90 ms | p99 ms | p99.9 ms | max ms | {server} p50 ms | {server} p99 ms | errors | SLO |"
+        "| target/s | achieved/s | sent | p50 ms | p90 ms | p99 ms | p99.9 ms | max ms | {server} p50 ms | {server} p99 ms | server ping p99 ms | errors | RSS MiB | SLO |"
     );
-    let _ = writeln!(out, "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|");
+    let _ = writeln!(out, "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|");
     for step in &side.steps {
         let r = &step.report;
         let l = &r.latency_ms;
         let errors = r.errors_by_status.values().sum::<u64>() + r.client_timeouts + r.connection_errors;
+        let rss = step.rss_kib.map_or("-".to_owned(), |kib| format!("{:.1}", kib as f64 / 1024.0));
         let slo = match &step.miss {
             None => "held".to_owned(),
             Some(miss) => format!("missed: {miss}"),
         };
         let _ = writeln!(
             out,
-            "| {} | {:.1} | {} | {:.2} | {:.2} | {:.2} | {:.2} | {:.2} | {:.2} | {:.2} | {errors} ({:.2}%) | {slo} |",
+            "| {} | {:.1} | {} | {:.2} | {:.2} | {:.2} | {:.2} | {:.2} | {:.2} | {:.2} | {:.2} | {errors} ({:.2}%) | {rss} | {slo} |",
             step.step.rate,
             r.achieved_rate,
             r.sent,
@@ -108,6 +118,7 @@ fn side_table(out: &mut String, title: &str, server: &str, side: &Side) {
             l.max,
             r.engine_total_ms.p50,
             r.engine_total_ms.p99,
+            r.engine_ping_ms.p99,
             step.error_rate * 100.0,
         );
     }

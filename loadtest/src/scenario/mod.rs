@@ -128,9 +128,9 @@ async fn run_side(
         // A service that died mid-step spoils the figures: say so instead of reporting them.
         target.check_alive()?;
         sim.check_alive()?;
-        let result = StepResult::judge(*step, report, &scenario.slo);
+        let result = StepResult::judge(*step, report, &scenario.slo, target.rss_kib());
         progress(&format!(
-            "{name} step {}/{}: {}/s for {} s: achieved {:.1}/s, p50 {:.2} ms, p99 {:.2} ms, errors {:.3}%: {}",
+            "{name} step {}/{}: {}/s for {} s: achieved {:.1}/s, p50 {:.2} ms, p99 {:.2} ms, server ping p99 {:.2} ms, errors {:.3}%{}: {}",
             i + 1,
             scenario.steps.len(),
             step.rate,
@@ -138,7 +138,9 @@ async fn run_side(
             result.report.achieved_rate,
             result.report.latency_ms.p50,
             result.report.latency_ms.p99,
+            result.report.engine_ping_ms.p99,
             result.error_rate * 100.0,
+            result.rss_kib.map_or(String::new(), |kib| format!(", RSS {:.1} MiB", kib as f64 / 1024.0)),
             result.miss.map_or("held".to_owned(), |m| format!("missed ({m})")),
         ));
         results.push(result);

@@ -100,6 +100,15 @@ impl Service {
         }
     }
 
+    /// Resident memory of a child process in KiB; `None` for a task of this process (its
+    /// memory is the generator's too) or where the system does not tell.
+    pub fn rss_kib(&self) -> Option<u64> {
+        match &self.running {
+            Running::Child(child) => child.rss_kib(),
+            Running::Task(_) => None,
+        }
+    }
+
     /// Stops it: a child is killed; a task is told to stop and gets [`STOP_GRACE`] to drain.
     pub async fn stop(mut self) {
         if let Running::Task(task) = &mut self.running {

@@ -47,6 +47,9 @@ pub struct StepResult {
     pub miss: Option<Miss>,
     /// Everything the generator measured.
     pub report: Report,
+    /// Resident memory of the server under test at the end of the step, KiB (child processes
+    /// only): a soak's steps show whether it grows.
+    pub rss_kib: Option<u64>,
 }
 
 /// The engine as a ratio of the baseline.
@@ -75,14 +78,37 @@ pub struct StepComparison {
 
 impl StepResult {
     /// Judges a step's report against the SLO.
-    pub fn judge(step: Step, report: Report, slo: &Slo) -> StepResult {
+    pub fn judge(step: Step, report: Report, slo: &Slo, rss_kib: Option<u64>) -> StepResult {
         let figures = StepFigures::from(&report);
         let checked = verdict::check(slo, &figures);
-        StepResult { step, held: checked.is_ok(), error_rate: figures.error_rate(), miss: checked.err(), report }
+        StepResult { step, held: checked.is_ok(), error_rate: figures.error_rate(), miss: checked.err(), report, rss_kib }
     }
 }
 
+/// How the resident memory of the server under test moved over a side's steps.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct RssGrowth {
+    /// At the end of the first step, KiB (after warm-up: pools and buffers filled).
+    pub first_kib: u64,
+    /// At the end of the last step, KiB.
+    pub last_kib: u64,
+    /// `last / first - 1`, as a percentage.
+    pub percent: f64,
+}
+
 impl Side {
+    /// Resident memory at the end of the first and the last step, when both were read and
+    /// there are two steps or more.
+    pub fn rss_growth(&self) -> Option<RssGrowth> {
+        let first = self.steps.first()?.rss_kib?;
+        let last = self.steps.last()?.rss_kib?;
+        (self.steps.len() >= 2 && first > 0).then(|| RssGrowth {
+            first_kib: first,
+            last_kib: last,
+            percent: (last as f64 / first as f64 - 1.0) * 100.0,
+        })
+    }
+
     /// The side's verdict over the steps it ran out of `planned`.
     pub fn new(steps: Vec<StepResult>, planned: usize, stop_after: usize) -> Side {
         let judged: Vec<(StepFigures, bool)> = steps.iter().map(|s| (StepFigures::from(&s.report), s.held)).collect();
