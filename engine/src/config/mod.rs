@@ -16,6 +16,8 @@ use crate::protocol::money::Micros;
 
 pub use buyer::{AttrRule, BuyerConfig, Caps, RuleValue, Schedule, TransportKind, ZipFilter};
 pub use de::{KeyDigest, SigningSecret};
+/// The `headers` table check, shared with the webhook API (same names refused, same errors).
+pub(crate) use de::{check_id, headers as parse_headers};
 
 /// The whole configuration file.
 #[derive(Debug, Clone, Deserialize)]
@@ -197,6 +199,10 @@ impl WebhookConfig {
             }
         }
         crate::webhooks::ssrf::check_url(&self.url, delivery.allow_private_targets).map_err(|m| ("url".into(), m))?;
+        if let Some(payload) = &self.payload {
+            crate::webhooks::payload::PayloadSpec::from_value(payload)
+                .map_err(|(field, m)| (crate::webhooks::payload::error_key(&field), m))?;
+        }
         Ok(())
     }
 }

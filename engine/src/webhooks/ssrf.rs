@@ -3,11 +3,18 @@
 //! private, link-local or otherwise non-public address. URLs are checked when a subscription
 //! is created ([`check_url`]: IP literals and `localhost`), and every address a host name
 //! resolves to is checked again at connect time ([`is_forbidden`]), so a DNS name pointing
-//! inside cannot slip through.
+//! inside cannot slip through: [`GuardedResolver`] drops every refused address before the
+//! connector sees it (and the sender re-checks IP-literal URLs, which skip the resolver).
 
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+use std::future::Future;
+use std::io;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::pin::Pin;
+use std::task::{Context, Poll};
 
 use http::Uri;
+use hyper_util::client::legacy::connect::dns::{GaiResolver, Name};
+use tower_service::Service;
 
 /// Whether a delivery to `ip` is refused when private targets are not allowed.
 pub fn is_forbidden(ip: IpAddr) -> bool {
@@ -77,6 +84,50 @@ pub fn check_url(url: &Uri, allow_private: bool) -> Result<(), String> {
     Ok(())
 }
 
+/// The error text when a host name has only refused addresses.
+pub const ONLY_PRIVATE: &str = "resolves only to private addresses";
+
+/// Keeps the addresses a delivery may connect to: all of them when private targets are
+/// allowed, else those [`is_forbidden`] accepts; an error if none is left.
+pub fn filter_addrs(addrs: impl Iterator<Item = SocketAddr>, allow_private: bool) -> io::Result<Vec<SocketAddr>> {
+    let kept: Vec<SocketAddr> = addrs.filter(|a| allow_private || !is_forbidden(a.ip())).collect();
+    if kept.is_empty() {
+        return Err(io::Error::new(io::ErrorKind::PermissionDenied, ONLY_PRIVATE));
+    }
+    Ok(kept)
+}
+
+/// The system resolver (`getaddrinfo` on the blocking pool) with [`filter_addrs`] applied:
+/// the DNS resolver of the webhook sender's connector.
+#[derive(Clone, Debug)]
+pub struct GuardedResolver {
+    inner: GaiResolver,
+    allow_private: bool,
+}
+
+impl GuardedResolver {
+    /// A resolver that refuses private addresses unless `allow_private`.
+    pub fn new(allow_private: bool) -> GuardedResolver {
+        GuardedResolver { inner: GaiResolver::new(), allow_private }
+    }
+}
+
+impl Service<Name> for GuardedResolver {
+    type Response = std::vec::IntoIter<SocketAddr>;
+    type Error = io::Error;
+    type Future = Pin<Box<dyn Future<Output = io::Result<Self::Response>> + Send>>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, name: Name) -> Self::Future {
+        let allow_private = self.allow_private;
+        let lookup = self.inner.call(name);
+        Box::pin(async move { Ok(filter_addrs(lookup.await?, allow_private)?.into_iter()) })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -120,5 +171,27 @@ mod tests {
         assert!(check_url(&uri("https://crm.example.com/hooks"), false).is_ok());
         assert!(check_url(&uri("ftp://crm.example.com/hooks"), true).is_err());
         assert!(check_url(&uri("/relative"), true).is_err());
+    }
+
+    #[test]
+    fn resolved_addresses_inside_are_dropped_unless_allowed() {
+        let addr = |s: &str| s.parse::<SocketAddr>().expect("an address");
+        let mixed = [addr("10.0.0.1:443"), addr("93.184.216.34:443"), addr("[::1]:443")];
+        let kept = filter_addrs(mixed.into_iter(), false).expect("one public address");
+        assert_eq!(kept, vec![addr("93.184.216.34:443")]);
+        assert_eq!(filter_addrs(mixed.into_iter(), true).expect("all allowed"), mixed.to_vec());
+        let inside = [addr("127.0.0.1:80"), addr("169.254.169.254:80")];
+        let error = filter_addrs(inside.into_iter(), false).expect_err("nothing left");
+        assert_eq!(error.to_string(), ONLY_PRIVATE);
+        assert!(filter_addrs(std::iter::empty(), true).is_err());
+    }
+
+    #[tokio::test]
+    async fn the_resolver_refuses_a_name_that_points_inside() {
+        let name: Name = "localhost".parse().expect("a name");
+        let error = GuardedResolver::new(false).call(name.clone()).await.expect_err("localhost is loopback");
+        assert_eq!(error.to_string(), ONLY_PRIVATE);
+        let allowed: Vec<SocketAddr> = GuardedResolver::new(true).call(name).await.expect("allowed").collect();
+        assert!(allowed.iter().all(|a| a.ip().is_loopback()) && !allowed.is_empty());
     }
 }
