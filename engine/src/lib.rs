@@ -108,7 +108,8 @@ pub fn build<T: Transport>(
         tasks: TaskTracker::new(),
         records: records_tx,
     };
-    (Arc::new(App { intake, health: Arc::new(Health::default()) }), records_rx)
+    // webhooks: set once the store is wired (`api::webhooks::WebhookApi::new(store, config)`).
+    (Arc::new(App { intake, health: Arc::new(Health::default()), webhooks: None }), records_rx)
 }
 
 async fn sweep_idempotency(cache: std::sync::Weak<IdempotencyCache>) {

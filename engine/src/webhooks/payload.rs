@@ -17,8 +17,6 @@
 //! Unknown keys are refused. The event id always reaches the subscriber in the `webhook-id`
 //! header, selected or not.
 
-use std::collections::BTreeMap;
-
 use serde_json::{Map, Value};
 
 /// Most paths in `fields` (and renames): events have a dozen fields.
@@ -32,6 +30,9 @@ const MAX_PATH_LEN: usize = 128;
 
 /// Longest flat-layout separator.
 const MAX_SEPARATOR_LEN: usize = 4;
+
+/// A dotted path, split into its segments.
+type Path = Vec<String>;
 
 /// How the selected fields are laid out.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -47,9 +48,9 @@ pub enum Layout {
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct PayloadSpec {
     /// Selected paths (`None`: everything).
-    fields: Option<Vec<Vec<String>>>,
+    fields: Option<Vec<Path>>,
     /// Moves, source path to target path.
-    rename: Vec<(Vec<String>, Vec<String>)>,
+    rename: Vec<(Path, Path)>,
     /// Nested or flat.
     layout: Layout,
     /// Joins path segments in the flat layout.
@@ -91,7 +92,10 @@ impl PayloadSpec {
                         spec.separator = sep.to_owned();
                     }
                     _ => {
-                        return err("separator".into(), "must be a string of 1 to 4 characters, such as \"_\" or \".\"");
+                        return err(
+                            "separator".into(),
+                            "must be a string of 1 to 4 characters, such as \"_\" or \".\"",
+                        );
                     }
                 },
                 _ => {
@@ -140,7 +144,7 @@ impl PayloadSpec {
     }
 }
 
-fn parse_fields(value: &Value) -> Result<Vec<Vec<String>>, (String, String)> {
+fn parse_fields(value: &Value) -> Result<Vec<Path>, (String, String)> {
     let Some(list) = value.as_array() else {
         return Err(("fields".into(), "must be a list of dotted paths such as \"data.price\"".into()));
     };
@@ -157,24 +161,24 @@ fn parse_fields(value: &Value) -> Result<Vec<Vec<String>>, (String, String)> {
         .collect()
 }
 
-fn parse_rename(value: &Value) -> Result<Vec<(Vec<String>, Vec<String>)>, (String, String)> {
+fn parse_rename(value: &Value) -> Result<Vec<(Path, Path)>, (String, String)> {
     let Some(table) = value.as_object() else {
         return Err(("rename".into(), "must be a table of path = new path".into()));
     };
     if table.len() > MAX_PATHS {
         return Err(("rename".into(), format!("at most {MAX_PATHS} renames")));
     }
-    let mut targets: BTreeMap<Vec<String>, ()> = BTreeMap::new();
+    let mut targets: Vec<Path> = Vec::with_capacity(table.len());
     let mut renames = Vec::with_capacity(table.len());
     for (from, to) in table {
         let key = format!("rename[\"{from}\"]");
         let from = parse_path(from).map_err(|m| (key.clone(), m))?;
         let to = to.as_str().ok_or_else(|| (key.clone(), "must be a string (the new path)".to_owned()))?;
         let to = parse_path(to).map_err(|m| (key.clone(), m))?;
-        if targets.keys().any(|other| other.starts_with(&to) || to.starts_with(other)) {
+        if targets.iter().any(|other| other.starts_with(&to) || to.starts_with(other)) {
             return Err((key, "two renames target the same path (or one inside the other)".into()));
         }
-        targets.insert(to.clone(), ());
+        targets.push(to.clone());
         renames.push((from, to));
     }
     Ok(renames)
@@ -185,12 +189,12 @@ fn rename_key(from: &[String]) -> String {
 }
 
 /// A dotted path: 1 to [`MAX_DEPTH`] segments of letters, digits, `_` and `-`.
-fn parse_path(text: &str) -> Result<Vec<String>, String> {
+fn parse_path(text: &str) -> Result<Path, String> {
     let bad = || Err(format!("`{text}` is not a dotted path such as \"data.price\""));
     if text.is_empty() || text.len() > MAX_PATH_LEN {
         return bad();
     }
-    let segments: Vec<String> = text.split('.').map(str::to_owned).collect();
+    let segments: Path = text.split('.').map(str::to_owned).collect();
     let segment_ok =
         |s: &String| !s.is_empty() && s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-');
     if segments.len() > MAX_DEPTH || !segments.iter().all(segment_ok) {

@@ -253,7 +253,7 @@ impl MemoryStore {
         let after = page.after.as_deref().and_then(|c| c.parse::<i64>().ok()).unwrap_or(i64::MAX);
         let limit = page.limit.max(1);
         let mut data: Vec<DeliveryView> = items.into_iter().filter(|d| d.id < after).collect();
-        data.sort_by(|a, b| b.id.cmp(&a.id));
+        data.sort_by_key(|d| std::cmp::Reverse(d.id));
         let more = data.len() > limit;
         data.truncate(limit);
         let next_cursor = if more { data.last().map(|d| d.id.to_string()) } else { None };

@@ -1,0 +1,195 @@
+//! `GET|POST /v1/webhooks/{id}/preview?type=lead.sold`: an example event of that type exactly
+//! as this subscriber would receive it: the body after its payload settings, and the headers,
+//! with a real signature over that body (made with the current secret, and the previous one
+//! during a rotation). A `POST` may carry `{"payload": {...}}` to try settings before saving
+//! them. The example data is illustrative (no PII, as in every event).
+
+use bytes::Bytes;
+use http::{Response, StatusCode};
+use http_body_util::Full;
+use serde::Serialize;
+use serde_json::{Value, json};
+
+use super::WebhookApi;
+use super::query::Query;
+use super::views::{REDACTED, json as json_answer, rfc3339};
+use crate::api::error::ApiError;
+use crate::protocol::event::{Envelope, EventType};
+use crate::webhooks::payload::{PayloadSpec, error_key};
+use crate::webhooks::request::prepare;
+use crate::webhooks::retry::now_ms;
+
+/// The answer.
+#[derive(Debug, Serialize)]
+struct Preview {
+    /// The subscription.
+    subscription_id: String,
+    /// The example's type.
+    event_type: &'static str,
+    /// Whether this subscription receives that type at all.
+    subscribed: bool,
+    /// Where it would go.
+    url: String,
+    /// Always `POST`.
+    method: &'static str,
+    /// Every header, in order (extra header values redacted).
+    headers: Vec<(String, String)>,
+    /// The exact body, as signed.
+    body: String,
+}
+
+impl WebhookApi {
+    /// Handles a preview; `body` is the POST body (empty for GET).
+    pub(super) async fn preview(
+        &self,
+        id: &str,
+        query: Option<&str>,
+        body: Bytes,
+    ) -> Result<Response<Full<Bytes>>, ApiError> {
+        let query = Query::parse(query, &["type"])?;
+        let mut subscription = self.existing(id).await?;
+        let kind = match query.get("type") {
+            Some(name) => EventType::parse(name)
+                .ok_or_else(|| ApiError::field("invalid_event", "type", "not an event type (see docs/webhooks.md)"))?,
+            None => subscription.events.iter().find_map(|e| EventType::parse(e)).unwrap_or(EventType::LeadSold),
+        };
+        if let Some(payload) = override_payload(&body)? {
+            subscription.payload = payload;
+        }
+        let now = now_ms();
+        let event_id = example_event_id();
+        let envelope = Envelope {
+            id: event_id.clone(),
+            kind,
+            timestamp: rfc3339(now).unwrap_or_default(),
+            data: example_data(kind),
+        };
+        let envelope = serde_json::to_vec(&envelope).map_err(|_| {
+            ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", "the example could not be encoded")
+        })?;
+        let timestamp = u64::try_from(now / 1000).unwrap_or(0);
+        let prepared = prepare(&subscription, &event_id, &envelope, timestamp, now).map_err(|e| {
+            ApiError::new(
+                StatusCode::CONFLICT,
+                "unusable_subscription",
+                format!("this subscription cannot be delivered: {e}"),
+            )
+        })?;
+        let custom: Vec<&str> = subscription.headers.iter().map(|(name, _)| name.as_str()).collect();
+        let headers = prepared
+            .headers
+            .iter()
+            .map(|(name, value)| {
+                let shown = if custom.contains(&name.as_str()) {
+                    REDACTED.to_owned()
+                } else {
+                    String::from_utf8_lossy(value.as_bytes()).into_owned()
+                };
+                (name.as_str().to_owned(), shown)
+            })
+            .collect();
+        let subscribed = subscription.events.iter().any(|e| e == "*" || e == kind.as_str());
+        json_answer(
+            StatusCode::OK,
+            &Preview {
+                subscription_id: subscription.id,
+                event_type: kind.as_str(),
+                subscribed,
+                url: subscription.url,
+                method: "POST",
+                headers,
+                body: String::from_utf8_lossy(&prepared.body).into_owned(),
+            },
+        )
+    }
+}
+
+/// `{"payload": settings-or-null}` from a POST body; `None` when the body is empty.
+fn override_payload(body: &[u8]) -> Result<Option<Option<Value>>, ApiError> {
+    if body.trim_ascii().is_empty() {
+        return Ok(None);
+    }
+    let invalid = || ApiError::bad_request("invalid_json", "the body must be a JSON object like {\"payload\": {...}}");
+    let Ok(Value::Object(mut object)) = serde_json::from_slice::<Value>(body) else { return Err(invalid()) };
+    if let Some(name) = object.keys().find(|k| k.as_str() != "payload") {
+        return Err(ApiError::field("unknown_field", name.clone(), "a preview body takes `payload` only"));
+    }
+    match object.remove("payload") {
+        None | Some(Value::Null) => Ok(Some(None)),
+        Some(payload) => {
+            PayloadSpec::from_value(&payload)
+                .map_err(|(field, m)| ApiError::field("invalid_payload", error_key(&field), m))?;
+            Ok(Some(Some(payload)))
+        }
+    }
+}
+
+/// A fresh `evt_...` id, as real events have.
+fn example_event_id() -> String {
+    let mut buf = uuid::Uuid::encode_buffer();
+    format!("evt_{}", uuid::Uuid::now_v7().simple().encode_lower(&mut buf))
+}
+
+/// Illustrative data of each type.
+fn example_data(kind: EventType) -> serde_json::Map<String, Value> {
+    let lead = "ld_0193a5c2e4f67b8c9d0e1f2a3b4c5d6e";
+    let data = match kind {
+        EventType::LeadReceived => {
+            json!({"lead_id": lead, "sequence": 1, "vertical": "auto_insurance", "publisher_id": "pub1", "test": false})
+        }
+        EventType::LeadSold => {
+            json!({"lead_id": lead, "sequence": 2, "vertical": "auto_insurance", "buyer_id": "acme", "price": "12.50", "buyer_lead_id": "acme-1042"})
+        }
+        EventType::LeadUnsold => {
+            json!({"lead_id": lead, "sequence": 2, "vertical": "auto_insurance", "reason": "no_bids"})
+        }
+        EventType::LeadPostRejected => {
+            json!({"lead_id": lead, "sequence": 2, "buyer_id": "acme", "price": "12.50", "attempt": 1, "reason": "duplicate"})
+        }
+        EventType::LeadInDoubt => json!({"lead_id": lead, "sequence": 2, "buyer_id": "acme", "price": "12.50"}),
+        EventType::LeadStatusChanged => {
+            json!({"lead_id": lead, "sequence": 3, "buyer_id": "acme", "status": "contacted"})
+        }
+        EventType::LeadReturned => {
+            json!({"lead_id": lead, "sequence": 4, "buyer_id": "acme", "reason_code": "invalid_phone"})
+        }
+        EventType::BuyerCapThresholdReached => json!({"buyer_id": "acme", "cap": "daily", "limit": 100, "used": 80}),
+        EventType::BuyerCapReached => json!({"buyer_id": "acme", "cap": "daily", "limit": 100}),
+        EventType::BuyerCircuitOpened => json!({"buyer_id": "acme", "consecutive_failures": 5}),
+        EventType::BuyerCircuitClosed => json!({"buyer_id": "acme"}),
+    };
+    match data {
+        Value::Object(map) => map,
+        _ => serde_json::Map::new(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_type_has_example_data_without_contact_fields() {
+        for kind in EventType::ALL {
+            let data = example_data(kind);
+            assert!(!data.is_empty(), "{kind:?}");
+            for pii in ["email", "phone", "first_name", "last_name", "address", "contact"] {
+                assert!(!data.contains_key(pii), "{kind:?} has {pii}");
+            }
+        }
+    }
+
+    #[test]
+    fn a_preview_body_may_only_carry_payload_settings() {
+        assert_eq!(override_payload(b"").expect("empty"), None);
+        assert_eq!(override_payload(b"{\"payload\": null}").expect("null"), Some(None));
+        let spec = override_payload(b"{\"payload\": {\"layout\": \"flat\"}}").expect("valid");
+        assert_eq!(spec, Some(Some(json!({"layout": "flat"}))));
+        assert_eq!(override_payload(b"{\"other\": 1}").expect_err("unknown").field.as_deref(), Some("other"));
+        assert_eq!(
+            override_payload(b"{\"payload\": {\"layout\": 1}}").expect_err("bad").field.as_deref(),
+            Some("payload.layout")
+        );
+        assert_eq!(override_payload(b"[1]").expect_err("not an object").code, "invalid_json");
+    }
+}
