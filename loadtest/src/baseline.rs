@@ -217,7 +217,8 @@ impl Baseline {
         let _ = serde_json::to_writer(&mut body, &price);
         body.extend_from_slice(&self.post_tail);
         let post = self.exchange(&buyer.post_url, buyer.http2, Bytes::from(body));
-        let sold = matches!(tokio::time::timeout_at(started + self.total_timeout, post).await, Ok(Some((200..=299, _))));
+        let sold =
+            matches!(tokio::time::timeout_at(started + self.total_timeout, post).await, Ok(Some((200..=299, _))));
         (sold, ping)
     }
 

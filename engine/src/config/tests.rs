@@ -178,7 +178,10 @@ fn empty_file_loads_with_defaults() {
     assert!(config.publishers.is_empty() && config.buyers.is_empty() && config.admins.is_empty());
     assert!(config.returns.is_none() && config.webhooks.is_empty());
     assert_eq!(config.durability, Durability::Strict);
-    assert_eq!(config.delivery.retry_schedule_ms, [0, 5_000, 300_000, 1_800_000, 7_200_000, 18_000_000, 36_000_000, 86_400_000]);
+    assert_eq!(
+        config.delivery.retry_schedule_ms,
+        [0, 5_000, 300_000, 1_800_000, 7_200_000, 18_000_000, 36_000_000, 86_400_000]
+    );
     assert_eq!(config.delivery.timeout_ms, 10_000);
     assert!(config.not_yet_enforced().is_empty());
     // Comments and whitespace only are an empty file too.
@@ -310,7 +313,10 @@ fn webhook_errors_name_their_key() {
         (hook("", "http://10.1.2.3/h", r#"["lead.sold"]"#), "webhooks[0].url"),
         (hook("", "https://crm.example.com/h", r#"["lead.bought"]"#), "webhooks[0].events[0]"),
         (hook("", "https://crm.example.com/h", "[]"), "webhooks[0].events"),
-        (hook("[delivery]\nretry_schedule_ms = []", "https://crm.example.com/h", r#"["*"]"#), "delivery.retry_schedule_ms"),
+        (
+            hook("[delivery]\nretry_schedule_ms = []", "https://crm.example.com/h", r#"["*"]"#),
+            "delivery.retry_schedule_ms",
+        ),
         (hook("[delivery]\ntimeout_ms = 5", "https://crm.example.com/h", r#"["*"]"#), "delivery.timeout_ms"),
     ];
     for (text, key) in cases {

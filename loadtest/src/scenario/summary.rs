@@ -81,7 +81,14 @@ impl StepResult {
     pub fn judge(step: Step, report: Report, slo: &Slo, rss_kib: Option<u64>) -> StepResult {
         let figures = StepFigures::from(&report);
         let checked = verdict::check(slo, &figures);
-        StepResult { step, held: checked.is_ok(), error_rate: figures.error_rate(), miss: checked.err(), report, rss_kib }
+        StepResult {
+            step,
+            held: checked.is_ok(),
+            error_rate: figures.error_rate(),
+            miss: checked.err(),
+            report,
+            rss_kib,
+        }
     }
 }
 
