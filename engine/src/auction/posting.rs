@@ -34,14 +34,18 @@ impl<T: Transport> Auctioneer<T> {
         while let Step::Post { rank, timeout: limit } = cascade.next(start.elapsed(), budget, post_timeout) {
             let candidate = ranked[rank];
             let ping = &pings[candidate.ping];
+            let mut limit = limit;
             if let Some(journal) = journal {
                 let attempt = posts.len() as u32 + 1;
+                let writing = Instant::now();
                 if let Err(error) =
                     journal.post_starting(lead_id, attempt, &ping.buyer.id, &ping.ping_id, candidate.price).await
                 {
                     tracing::error!(lead_id, %error, "post not sent: its intent could not be stored");
                     break;
                 }
+                // The commit wait comes out of this post's time, so the budget still holds.
+                limit = limit.saturating_sub(writing.elapsed());
             }
             let bid_id = match &ping.result {
                 PingResult::Bid { bid_id, .. } => bid_id.as_deref(),
