@@ -116,8 +116,8 @@ async fn invariant_6_nothing_accepted_is_lost_across_kill_9() {
     let dir = tempfile::tempdir().unwrap();
     let store_path = dir.path().join("engine.db");
     let config = format!(
-        "store = {store}\n[delivery]\nallow_private_targets = true\nretry_schedule_ms = [0, 50, 100, 200, 400, 800, 1600]\n\
-         [[webhooks]]\nid = \"all\"\nurl = \"{url}\"\nevents = [\"*\"]\nsecret = \"{SECRET}\"\n\n{engine}\n{fast}\n{stuck}",
+        "store = {store}\n{engine}\n[delivery]\nallow_private_targets = true\nretry_schedule_ms = [0, 50, 100, 200, 400, 800, 1600]\n\
+         [[webhooks]]\nid = \"all\"\nurl = \"{url}\"\nevents = [\"*\"]\nsecret = \"{SECRET}\"\n\n{fast}\n{stuck}",
         store = toml::Value::from(store_path.to_string_lossy().into_owned()),
         url = hooks.url(),
         engine = common::config(""),
