@@ -1,8 +1,8 @@
 //! `engine demo`: the engine with simulated buyers and a gentle stream of synthetic leads, in
 //! one process, with live figures in the terminal until Ctrl-C (or `--duration`).
 //!
-//! A binary-only module: it wires the library ([`engine::build`], [`engine::api::serve`]) to
-//! `bidder-sim` and reads the engine's auction records directly for its figures.
+//! A binary-only module: it wires the library ([`engine::Engine`], with its embedded store at
+//! `--store`) to `bidder-sim` and reads the engine's auction records directly for its figures.
 
 use std::collections::BTreeMap;
 use std::io::{IsTerminal, Write};
@@ -52,6 +52,10 @@ pub struct DemoArgs {
     /// Stop after this many seconds (default: run until Ctrl-C).
     #[arg(long)]
     pub duration: Option<u64>,
+    /// The embedded store (SQLite; created if missing). Leads, auctions and events of the demo
+    /// end up there.
+    #[arg(long, default_value = "data/demo.db")]
+    pub store: std::path::PathBuf,
 }
 
 /// Runs the demo until Ctrl-C or the duration.
@@ -61,8 +65,9 @@ pub async fn run(args: DemoArgs) -> std::io::Result<()> {
     let sim_addr = sim_listener.local_addr()?;
     let buyers_toml = bidder_sim::engine_buyers_toml(&sim_config, &format!("http://{sim_addr}"));
     let config = Config::from_toml(&format!(
-        "listen = \"{}\"\n[[publishers]]\nid = \"demo\"\nkey_sha256 = \"{}\"\n{buyers_toml}",
+        "listen = \"{}\"\nstore = {}\n[[publishers]]\nid = \"demo\"\nkey_sha256 = \"{}\"\n{buyers_toml}",
         args.listen,
+        toml::Value::from(args.store.to_string_lossy().into_owned()),
         hex::encode(Sha256::digest(DEMO_KEY)),
     ))
     .map_err(std::io::Error::other)?;
@@ -74,9 +79,9 @@ pub async fn run(args: DemoArgs) -> std::io::Result<()> {
     let sim = tokio::spawn(bidder_sim::serve(sim_config, sim_listener, stopped(stop.clone())));
     let listener = tokio::net::TcpListener::bind(config.listen).await?;
     let engine_addr = listener.local_addr()?;
-    let (app, records) = engine::build(&config, HttpTransport::new(), engine::auction::log::RECORD_QUEUE);
-    let grace = Duration::from_millis(config.intake.shutdown_grace_ms);
-    let engine = tokio::spawn(engine::api::serve(app, listener, stopped(stop.clone()), grace));
+    let mut started = engine::Engine::start(&config, HttpTransport::new()).await?;
+    let records = started.take_records().ok_or_else(|| std::io::Error::other("records already taken"))?;
+    let engine = tokio::spawn(started.serve(listener, stopped(stop.clone())));
     let leads = tokio::spawn(send_leads(engine_addr, args.rate, args.seed, stop.clone()));
 
     println!(

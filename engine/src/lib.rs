@@ -42,9 +42,11 @@ use api::auth::PublisherKeys;
 use api::idempotency::IdempotencyCache;
 use api::intake::Intake;
 use auction::Auctioneer;
+use auction::journal::Journal;
 use buyers::Registry;
 use config::Config;
 use ops::health::Health;
+use store::Store;
 use transport::{HttpTransport, Transport};
 
 /// After the drain, how long the auction log may take to write what is queued.
@@ -66,38 +68,110 @@ pub async fn run_with<T: Transport>(
     shutdown: impl Future<Output = ()>,
     transport: T,
 ) -> std::io::Result<()> {
-    let (app, records) = build(&config, transport, auction::log::RECORD_QUEUE);
-    let log = tokio::spawn(auction::log::auction_log(records));
-    let sweeper = tokio::spawn(sweep_idempotency(Arc::downgrade(&app.intake.idempotency)));
-    let upkeep = tokio::spawn(ops::metrics::upkeep());
-    let grace = Duration::from_millis(config.intake.shutdown_grace_ms);
-    let served = api::serve(app, listener, shutdown, grace).await;
-    sweeper.abort();
-    upkeep.abort();
-    // The log ends when the last record sender is gone; a connection still open past the
-    // grace period may hold one, so the wait is bounded.
-    if tokio::time::timeout(LOG_FLUSH, log).await.is_err() {
-        tracing::warn!("auction log not flushed before exit");
-    }
-    served
+    Engine::start(&config, transport).await?.serve(listener, shutdown).await
 }
 
-/// Builds the HTTP app and the receiving end of its auction records (a queue of
+/// A started engine: its store opened and recovered, idempotency keys restored, background
+/// tasks running; not serving yet.
+#[derive(Debug)]
+pub struct Engine<T> {
+    /// The HTTP app.
+    pub app: Arc<App<T>>,
+    records: Option<mpsc::Receiver<auction::record::Finished>>,
+    background: Vec<tokio::task::JoinHandle<()>>,
+    grace: Duration,
+}
+
+impl<T: Transport> Engine<T> {
+    /// Opens the store at `config.store`, closes auctions a crash interrupted, restores the
+    /// idempotency keys still within their TTL, and builds the app.
+    pub async fn start(config: &Config, transport: T) -> std::io::Result<Engine<T>> {
+        let store: Arc<dyn Store> = Arc::new(
+            store::sqlite::SqliteStore::open(&config.store, store::sqlite::SqliteOptions::default())
+                .map_err(|e| std::io::Error::other(format!("store {}: {e}", config.store.display())))?,
+        );
+        Engine::start_with_store(config, transport, store).await
+    }
+
+    /// [`Engine::start`] with a store already open.
+    pub async fn start_with_store(config: &Config, transport: T, store: Arc<dyn Store>) -> std::io::Result<Engine<T>> {
+        let recovery = store.recover(auction::journal::now_ms()).await.map_err(std::io::Error::other)?;
+        if !recovery.interrupted.is_empty() || !recovery.in_doubt.is_empty() {
+            tracing::warn!(
+                interrupted = recovery.interrupted.len(),
+                in_doubt = recovery.in_doubt.len(),
+                "closed auctions a crash interrupted (in_doubt: a post may have reached its buyer)"
+            );
+        }
+        let (app, records) = build(config, transport, auction::log::RECORD_QUEUE, Arc::clone(&store));
+        restore_idempotency(&app.intake, &*store, config.intake.idempotency_ttl_s).await?;
+        let background = vec![
+            tokio::spawn(sweep_idempotency(Arc::downgrade(&app.intake.idempotency))),
+            tokio::spawn(ops::metrics::upkeep()),
+        ];
+        let grace = Duration::from_millis(config.intake.shutdown_grace_ms);
+        Ok(Engine { app, records: Some(records), background, grace })
+    }
+
+    /// Takes the finished-auction records (the demo shows them live); otherwise they go to
+    /// the auction log.
+    pub fn take_records(&mut self) -> Option<mpsc::Receiver<auction::record::Finished>> {
+        self.records.take()
+    }
+
+    /// Serves on `listener` until `shutdown` resolves, then drains in-flight auctions within
+    /// the grace period and stops the background tasks.
+    pub async fn serve(mut self, listener: TcpListener, shutdown: impl Future<Output = ()>) -> std::io::Result<()> {
+        let log = self.records.take().map(|records| tokio::spawn(auction::log::auction_log(records)));
+        let served = api::serve(Arc::clone(&self.app), listener, shutdown, self.grace).await;
+        for task in &self.background {
+            task.abort();
+        }
+        drop(self.app);
+        // The log ends when the last record sender is gone; a connection still open past the
+        // grace period may hold one, so the wait is bounded.
+        if let Some(log) = log
+            && tokio::time::timeout(LOG_FLUSH, log).await.is_err()
+        {
+            tracing::warn!("auction log not flushed before exit");
+        }
+        served
+    }
+}
+
+/// Puts the idempotency keys answered within the TTL back into the cache.
+async fn restore_idempotency<T>(intake: &Intake<T>, store: &dyn Store, ttl_s: u64) -> std::io::Result<()> {
+    let now = auction::journal::now_ms();
+    let since = now.saturating_sub(i64::try_from(ttl_s.saturating_mul(1000)).unwrap_or(i64::MAX));
+    let keys = store.idempotency_keys(since).await.map_err(std::io::Error::other)?;
+    for stored in keys {
+        let (Some(answer), Some(publisher)) = (stored.answer, intake.keys.by_id(&stored.key.publisher_id)) else {
+            continue;
+        };
+        let age = Duration::from_millis(u64::try_from(now - stored.created_at).unwrap_or(0));
+        intake.idempotency.restore(publisher.index, stored.key.key.into(), stored.key.fingerprint, answer, age);
+    }
+    Ok(())
+}
+
+/// Builds the HTTP app over `store` and the receiving end of its auction records (a queue of
 /// `record_queue` entries; when it is full, records are dropped, never waited for).
 pub fn build<T: Transport>(
     config: &Config,
     transport: T,
     record_queue: usize,
+    store: Arc<dyn Store>,
 ) -> (Arc<App<T>>, mpsc::Receiver<auction::record::Finished>) {
     ops::metrics::install();
     let settings = auction::Settings {
         ping_timeout: Duration::from_millis(config.auction.ping_timeout_ms.into()),
         total_timeout: Duration::from_millis(config.auction.total_timeout_ms.into()),
     };
+    let journal = Journal::new(store, config.durability);
     let (records_tx, records_rx) = mpsc::channel(record_queue.max(1));
     let intake = Intake {
         keys: PublisherKeys::new(&config.publishers),
-        auctioneer: Arc::new(Auctioneer::new(transport, settings)),
+        auctioneer: Arc::new(Auctioneer::new(transport, settings).with_journal(journal.clone())),
         registry: Arc::new(Registry::from_config(config)),
         idempotency: Arc::new(IdempotencyCache::new(
             config.intake.idempotency_capacity,
@@ -107,6 +181,7 @@ pub fn build<T: Transport>(
         in_flight: Arc::new(Semaphore::new(config.intake.max_in_flight)),
         tasks: TaskTracker::new(),
         records: records_tx,
+        journal,
     };
     // webhooks: set once the store is wired (`api::webhooks::WebhookApi::new(store, config)`).
     (Arc::new(App { intake, health: Arc::new(Health::default()), webhooks: None }), records_rx)

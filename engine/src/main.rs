@@ -101,9 +101,18 @@ fn serve(path: PathBuf, listen: Option<std::net::SocketAddr>, log_json: bool) ->
         if !pending.is_empty() {
             tracing::warn!(keys = ?pending, "these settings are parsed but not acted on by this version");
         }
+        // The store is opened and recovered before the engine says it listens: a client that
+        // waits for that line finds it ready.
+        let started = match engine::Engine::start(&config, engine::transport::HttpTransport::new()).await {
+            Ok(started) => started,
+            Err(error) => {
+                tracing::error!(store = %config.store.display(), %error, "cannot open the store");
+                return ExitCode::FAILURE;
+            }
+        };
         let listen = listener.local_addr().map_or(config.listen, |addr| addr);
         tracing::info!(%listen, buyers = config.buyers.len(), publishers = config.publishers.len(), "engine listening");
-        match engine::run(config, listener, engine::ops::process::shutdown_signal()).await {
+        match started.serve(listener, engine::ops::process::shutdown_signal()).await {
             Ok(()) => {
                 tracing::info!("engine stopped");
                 ExitCode::SUCCESS

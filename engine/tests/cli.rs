@@ -67,8 +67,11 @@ fn keys_hash_prints_the_sha256() {
 fn the_example_config_serves_and_sigterm_exits_cleanly() {
     use std::io::{BufRead, BufReader, Read, Write};
     let example = concat!(env!("CARGO_MANIFEST_DIR"), "/../examples/engine.toml");
+    // The example's relative store path lands in a scratch directory.
+    let scratch = tempfile::tempdir().expect("temp dir");
     let mut child = Command::new(env!("CARGO_BIN_EXE_engine"))
         .args(["serve", "--config", example, "--listen", "127.0.0.1:0"])
+        .current_dir(scratch.path())
         .stdout(std::process::Stdio::piped())
         .spawn()
         .expect("runs");
@@ -96,14 +99,17 @@ fn the_example_config_serves_and_sigterm_exits_cleanly() {
     assert!(term.success());
     let status = child.wait().expect("exits");
     assert_eq!(status.code(), Some(0), "a clean drain after SIGTERM");
+    assert!(scratch.path().join("data/engine.db").exists(), "the example's store was created");
 }
 
 /// `engine demo` (the README's first command) runs, sells leads to its simulated buyers and
 /// shows its figures, then stops by itself with `--duration`.
 #[test]
 fn the_demo_runs_and_sells_leads() {
+    let scratch = tempfile::tempdir().expect("temp dir");
     let output = Command::new(env!("CARGO_BIN_EXE_engine"))
         .args(["demo", "--listen", "127.0.0.1:0", "--duration", "3", "--rate", "30"])
+        .current_dir(scratch.path())
         .output()
         .expect("runs");
     let stdout = String::from_utf8_lossy(&output.stdout);

@@ -26,7 +26,8 @@ async fn the_engine_keeps_the_contract_with_simulated_buyers() {
     let sim = Sim::start_config(SimConfig::generate(12, 5)).await;
     let store = std::env::temp_dir().join(format!("bidder-sim-e2e-{}", std::process::id()));
     let engine_toml = format!(
-        "store = {store:?}\n[[publishers]]\nid = \"p1\"\nkey_sha256 = \"{PUBLISHER_KEY_SHA256}\"\n{}",
+        "store = {:?}\n[[publishers]]\nid = \"p1\"\nkey_sha256 = \"{PUBLISHER_KEY_SHA256}\"\n{}",
+        store.join("engine.db"),
         engine_buyers_toml(sim.simulator.config(), &sim.url(""))
     );
     let config = engine::config::Config::from_toml(&engine_toml).unwrap();

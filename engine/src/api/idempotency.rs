@@ -3,9 +3,9 @@
 //!
 //! A bounded map with a TTL, in memory: at capacity, expired keys are swept; if it is still
 //! full, new keys are refused with 503 rather than forgetting live ones. The durable store
-//! will keep keys across restarts.
+//! keeps every key with its answer; at start the keys still within their TTL are
+//! [restored](IdempotencyCache::restore), so a retry after a restart replays too.
 
-use std::hash::{Hash, Hasher};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -13,6 +13,7 @@ use bytes::Bytes;
 use dashmap::DashMap;
 use dashmap::mapref::entry::Entry;
 use http::{HeaderMap, StatusCode};
+use sha2::{Digest, Sha256};
 use tokio::sync::watch;
 use tokio::time::Instant;
 
@@ -23,11 +24,14 @@ const MAX_KEY_LEN: usize = 255;
 
 type Key = (u32, Box<str>);
 
+/// SHA-256 of a request body: stable across versions and restarts, so it can be stored.
+pub type Fingerprint = [u8; 32];
+
 enum Slot {
     /// An auction for this key is running; its answer will be sent on the channel.
-    Running { fingerprint: u64, answer: watch::Receiver<Option<Bytes>> },
+    Running { fingerprint: Fingerprint, answer: watch::Receiver<Option<Bytes>> },
     /// The answer, kept until `expires`.
-    Done { fingerprint: u64, answer: Bytes, expires: Instant },
+    Done { fingerprint: Fingerprint, answer: Bytes, expires: Instant },
 }
 
 /// What a request with a key should do.
@@ -75,10 +79,8 @@ pub fn key_from(headers: &HeaderMap) -> Result<Option<Box<str>>, ApiError> {
 }
 
 /// A fingerprint of the request body: a key reused with another body is an error.
-pub fn fingerprint(body: &[u8]) -> u64 {
-    let mut hasher = std::collections::hash_map::DefaultHasher::new();
-    body.hash(&mut hasher);
-    hasher.finish()
+pub fn fingerprint(body: &[u8]) -> Fingerprint {
+    Sha256::digest(body).into()
 }
 
 impl IdempotencyCache {
@@ -88,7 +90,7 @@ impl IdempotencyCache {
     }
 
     /// Claims `key` for `publisher`.
-    pub fn claim(self: &Arc<Self>, publisher: u32, key: Box<str>, fingerprint: u64) -> Result<Claim, ApiError> {
+    pub fn claim(self: &Arc<Self>, publisher: u32, key: Box<str>, fingerprint: Fingerprint) -> Result<Claim, ApiError> {
         if self.slots.len() >= self.capacity {
             self.sweep();
         }
@@ -137,6 +139,15 @@ impl IdempotencyCache {
         }
     }
 
+    /// Puts back a key answered before a restart, `age` after its answer (expired ones are
+    /// skipped; restoring never exceeds the capacity).
+    pub fn restore(&self, publisher: u32, key: Box<str>, fingerprint: Fingerprint, answer: Bytes, age: Duration) {
+        let Some(left) = self.ttl.checked_sub(age) else { return };
+        if self.slots.len() < self.capacity {
+            self.slots.insert((publisher, key), Slot::Done { fingerprint, answer, expires: Instant::now() + left });
+        }
+    }
+
     /// Drops expired answers.
     pub fn sweep(&self) {
         let now = Instant::now();
@@ -159,7 +170,7 @@ impl IdempotencyCache {
 pub struct Running {
     cache: Arc<IdempotencyCache>,
     key: Option<Key>,
-    fingerprint: u64,
+    fingerprint: Fingerprint,
     answer: watch::Sender<Option<Bytes>>,
 }
 
@@ -205,44 +216,62 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn a_retry_waits_for_the_running_auction_then_replays() {
         let cache = Arc::new(IdempotencyCache::new(10, Duration::from_secs(60)));
-        let Ok(Claim::Fresh(running)) = cache.claim(1, "k".into(), 7) else { panic!("first claim is fresh") };
-        let Ok(Claim::Wait(rx)) = cache.claim(1, "k".into(), 7) else { panic!("second claim waits") };
+        let Ok(Claim::Fresh(running)) = cache.claim(1, "k".into(), [7; 32]) else { panic!("first claim is fresh") };
+        let Ok(Claim::Wait(rx)) = cache.claim(1, "k".into(), [7; 32]) else { panic!("second claim waits") };
         let waiter = tokio::spawn(wait(rx));
         running.complete(Bytes::from_static(b"answer"));
         assert_eq!(waiter.await.ok().and_then(Result::ok), Some(Bytes::from_static(b"answer")));
-        assert!(matches!(cache.claim(1, "k".into(), 7), Ok(Claim::Replay(b)) if b == "answer"));
+        assert!(matches!(cache.claim(1, "k".into(), [7; 32]), Ok(Claim::Replay(b)) if b == "answer"));
         // Another publisher's identical key is independent.
-        assert!(matches!(cache.claim(2, "k".into(), 7), Ok(Claim::Fresh(_))));
+        assert!(matches!(cache.claim(2, "k".into(), [7; 32]), Ok(Claim::Fresh(_))));
     }
 
     #[tokio::test(start_paused = true)]
     async fn a_key_reused_with_another_body_conflicts() {
         let cache = Arc::new(IdempotencyCache::new(10, Duration::from_secs(60)));
-        let Ok(Claim::Fresh(running)) = cache.claim(1, "k".into(), 7) else { panic!("fresh") };
-        assert_eq!(cache.claim(1, "k".into(), 8).err().map(|e| e.status), Some(StatusCode::CONFLICT));
+        let Ok(Claim::Fresh(running)) = cache.claim(1, "k".into(), [7; 32]) else { panic!("fresh") };
+        assert_eq!(cache.claim(1, "k".into(), [8; 32]).err().map(|e| e.status), Some(StatusCode::CONFLICT));
         running.complete(Bytes::new());
-        assert_eq!(cache.claim(1, "k".into(), 8).err().map(|e| e.status), Some(StatusCode::CONFLICT));
+        assert_eq!(cache.claim(1, "k".into(), [8; 32]).err().map(|e| e.status), Some(StatusCode::CONFLICT));
     }
 
     #[tokio::test(start_paused = true)]
     async fn bounded_with_ttl() {
         let cache = Arc::new(IdempotencyCache::new(2, Duration::from_secs(60)));
         for key in ["a", "b"] {
-            let Ok(Claim::Fresh(running)) = cache.claim(1, key.into(), 1) else { panic!("fresh") };
+            let Ok(Claim::Fresh(running)) = cache.claim(1, key.into(), [1; 32]) else { panic!("fresh") };
             running.complete(Bytes::new());
         }
-        let refused = cache.claim(1, "c".into(), 1).err();
+        let refused = cache.claim(1, "c".into(), [1; 32]).err();
         assert_eq!(refused.map(|e| (e.status, e.retry_after)), Some((StatusCode::SERVICE_UNAVAILABLE, Some(1))));
         tokio::time::advance(Duration::from_secs(61)).await;
-        assert!(matches!(cache.claim(1, "c".into(), 1), Ok(Claim::Fresh(_))));
+        assert!(matches!(cache.claim(1, "c".into(), [1; 32]), Ok(Claim::Fresh(_))));
         assert!(cache.len() <= 2);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn restored_keys_replay_until_their_ttl_runs_out() {
+        let cache = Arc::new(IdempotencyCache::new(10, Duration::from_secs(60)));
+        cache.restore(1, "k".into(), fingerprint(b"body"), Bytes::from_static(b"first"), Duration::from_secs(50));
+        cache.restore(1, "old".into(), fingerprint(b"body"), Bytes::from_static(b"x"), Duration::from_secs(61));
+        assert!(matches!(cache.claim(1, "k".into(), fingerprint(b"body")), Ok(Claim::Replay(b)) if b == "first"));
+        assert_eq!(
+            cache.claim(1, "k".into(), fingerprint(b"other")).err().map(|e| e.status),
+            Some(StatusCode::CONFLICT)
+        );
+        assert!(
+            matches!(cache.claim(1, "old".into(), fingerprint(b"body")), Ok(Claim::Fresh(_))),
+            "expired before restart"
+        );
+        tokio::time::advance(Duration::from_secs(11)).await;
+        assert!(matches!(cache.claim(1, "k".into(), fingerprint(b"body")), Ok(Claim::Fresh(_))), "10 s were left");
     }
 
     #[tokio::test(start_paused = true)]
     async fn an_abandoned_auction_frees_its_key_and_fails_its_waiters() {
         let cache = Arc::new(IdempotencyCache::new(10, Duration::from_secs(60)));
-        let Ok(Claim::Fresh(running)) = cache.claim(1, "k".into(), 7) else { panic!("fresh") };
-        let Ok(Claim::Wait(rx)) = cache.claim(1, "k".into(), 7) else { panic!("waits") };
+        let Ok(Claim::Fresh(running)) = cache.claim(1, "k".into(), [7; 32]) else { panic!("fresh") };
+        let Ok(Claim::Wait(rx)) = cache.claim(1, "k".into(), [7; 32]) else { panic!("waits") };
         drop(running);
         assert_eq!(wait(rx).await.err().map(|e| e.status), Some(StatusCode::SERVICE_UNAVAILABLE));
         assert!(cache.is_empty());

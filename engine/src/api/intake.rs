@@ -1,7 +1,7 @@
 //! `POST /v1/leads`: authenticate, check the body, validate the lead, honour the
-//! `Idempotency-Key`, run the auction, answer. The auction runs as its own task so a
-//! publisher hanging up cannot cancel it halfway (after a post, say); its record goes to the
-//! record sink off the hot path.
+//! `Idempotency-Key`, store the lead, run the auction, store its outcome and events, answer.
+//! The auction runs as its own task so a publisher hanging up cannot cancel it halfway (after
+//! a post, say); its record also goes to the auction log off the hot path.
 
 use std::sync::Arc;
 
@@ -18,10 +18,12 @@ use super::error::ApiError;
 use super::idempotency::{self, Claim, IdempotencyCache, Running};
 use super::{body, json_response, validate};
 use crate::auction::Auctioneer;
+use crate::auction::journal::{self, Journal};
 use crate::auction::record::Finished;
 use crate::buyers::Registry;
 use crate::protocol::ids;
 use crate::protocol::lead::Lead;
+use crate::store::{IdempotencyKey, StoreError};
 use crate::transport::Transport;
 
 /// Everything intake needs.
@@ -41,8 +43,11 @@ pub struct Intake<T> {
     pub in_flight: Arc<Semaphore>,
     /// Running auctions, for the shutdown drain.
     pub tasks: TaskTracker,
-    /// Finished auction records, to the log/store (never awaited: full means dropped and counted).
+    /// Finished auction records, to the auction log (never awaited: full means dropped and
+    /// counted).
     pub records: mpsc::Sender<Finished>,
+    /// The durable store, and whether answers wait for it.
+    pub journal: Journal,
 }
 
 impl<T: Transport> Intake<T> {
@@ -57,11 +62,16 @@ impl<T: Transport> Intake<T> {
         let lead = validate::lead(&body)?;
         let running = match key {
             None => None,
-            Some(key) => match self.idempotency.claim(publisher.index, key, idempotency::fingerprint(&body))? {
-                Claim::Fresh(running) => Some(running),
-                Claim::Replay(answer) => return Ok(replayed(answer)),
-                Claim::Wait(answer) => return Ok(replayed(idempotency::wait(answer).await?)),
-            },
+            Some(key) => {
+                let fingerprint = idempotency::fingerprint(&body);
+                let stored =
+                    IdempotencyKey { publisher_id: publisher.id.to_string(), key: key.to_string(), fingerprint };
+                match self.idempotency.claim(publisher.index, key, fingerprint)? {
+                    Claim::Fresh(running) => Some((running, stored)),
+                    Claim::Replay(answer) => return Ok(replayed(answer)),
+                    Claim::Wait(answer) => return Ok(replayed(idempotency::wait(answer).await?)),
+                }
+            }
         };
         // Only an auction takes an in-flight slot; refusing it drops `running`, which frees the key.
         let permit = Arc::clone(&self.in_flight).try_acquire_owned().map_err(|_| {
@@ -72,37 +82,66 @@ impl<T: Transport> Intake<T> {
         Ok(json_response(StatusCode::OK, answer))
     }
 
-    /// Runs the auction in its own task and returns the answer body.
+    /// Stores the lead, runs the auction in its own task, stores the outcome, and returns the
+    /// answer body.
     async fn auction(
         &self,
         publisher: Publisher,
         lead: Lead,
         started: Instant,
         permit: OwnedSemaphorePermit,
-        running: Option<Running>,
+        running: Option<(Running, IdempotencyKey)>,
     ) -> Result<Bytes, ApiError> {
         let auctioneer = Arc::clone(&self.auctioneer);
         let registry = Arc::clone(&self.registry);
         let records = self.records.clone();
+        let journal = self.journal.clone();
         let task = self.tasks.spawn(async move {
+            let (running, key) = running.unzip();
+            let lead_id: Arc<str> = ids::lead_id().into();
+            // The lead is durable before any buyer hears of it; if it cannot be, no buyer does
+            // (and dropping `running` frees the key for a retry).
+            journal.write(vec![journal::received(&lead_id, &publisher.id, &lead, key)]).await.map_err(store_busy)?;
             let in_flight = &auctioneer.metrics().in_flight;
             in_flight.increment(1.0);
-            let lead_id: Arc<str> = ids::lead_id().into();
-            let record = auctioneer.run(&registry, &lead, lead_id, started).await;
+            let record = auctioneer.run(&registry, &lead, Arc::clone(&lead_id), started).await;
             in_flight.decrement(1.0);
             drop(permit);
             // Serializing the answer struct cannot fail.
             let answer = Bytes::from(serde_json::to_vec(&record.answer()).unwrap_or_default());
+            let stored = journal.write(vec![journal::finished(&record, &publisher.id, &lead, answer.clone())]).await;
+            // The auction ran: a retry must get its outcome, never a second auction.
             if let Some(running) = running {
                 running.complete(answer.clone());
             }
             if records.try_send((publisher.id, record)).is_err() {
                 auctioneer.metrics().records_dropped.increment(1);
             }
-            answer
+            stored.map_err(|error| {
+                tracing::error!(lead_id = %lead_id, %error, "auction outcome not stored");
+                ApiError::new(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "store_failed",
+                    format!(
+                        "lead {lead_id} was auctioned but its outcome could not be stored; retry with the same Idempotency-Key to read it"
+                    ),
+                )
+            })?;
+            Ok(answer)
         });
-        task.await.map_err(|_| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", "the auction failed"))
+        task.await.map_err(|_| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", "the auction failed"))?
     }
+}
+
+/// The answer when a lead cannot be stored: 503 and retry (nothing was sent to any buyer).
+fn store_busy(error: StoreError) -> ApiError {
+    tracing::warn!(%error, "lead refused: the store did not take it");
+    ApiError::new(
+        StatusCode::SERVICE_UNAVAILABLE,
+        "store_unavailable",
+        format!("the lead could not be stored: {error}"),
+    )
+    .retry_after(1)
 }
 
 fn replayed(answer: Bytes) -> Response<Full<Bytes>> {

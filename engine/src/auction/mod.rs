@@ -4,6 +4,7 @@
 
 pub mod cascade;
 mod fanout;
+pub mod journal;
 pub mod log;
 mod posting;
 pub mod rank;
@@ -15,6 +16,7 @@ use std::time::Duration;
 use tokio::time::Instant;
 
 pub use fanout::TIMER_SLACK;
+use journal::Journal;
 use record::{AuctionRecord, PhaseTimes};
 
 use crate::buyers::Registry;
@@ -37,12 +39,25 @@ pub struct Auctioneer<T> {
     transport: T,
     settings: Settings,
     metrics: EngineMetrics,
+    journal: Option<Journal>,
 }
 
 impl<T: Transport> Auctioneer<T> {
-    /// An auctioneer sending through `transport`.
+    /// An auctioneer sending through `transport`, writing nothing (benches measure the
+    /// auction alone this way).
     pub fn new(transport: T, settings: Settings) -> Auctioneer<T> {
-        Auctioneer { transport, settings, metrics: EngineMetrics::new() }
+        Auctioneer { transport, settings, metrics: EngineMetrics::new(), journal: None }
+    }
+
+    /// Records each post's intent in `journal` before the post leaves.
+    pub fn with_journal(mut self, journal: Journal) -> Auctioneer<T> {
+        self.journal = Some(journal);
+        self
+    }
+
+    /// Where post intents are written, if anywhere.
+    pub fn journal(&self) -> Option<&Journal> {
+        self.journal.as_ref()
     }
 
     /// Auctions one validated lead. `start` is when intake began, so the budget and the
@@ -58,16 +73,7 @@ impl<T: Transport> Auctioneer<T> {
         let mut ranked = phase.candidates;
         rank::rank(&mut ranked);
         let post_started = Instant::now();
-        let (posts, sale) = posting::post_cascade(
-            &self.transport,
-            lead,
-            &lead_id,
-            &phase.records,
-            &ranked,
-            start,
-            self.settings.total_timeout,
-        )
-        .await;
+        let (posts, sale) = self.post_cascade(lead, &lead_id, &phase.records, &ranked, start).await;
         let post_time = post_started.elapsed();
         let posts_waited: Duration = posts.iter().map(|p| p.latency).sum();
         let times = PhaseTimes {

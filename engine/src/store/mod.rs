@@ -42,6 +42,9 @@ pub enum StoreError {
     /// The backend failed (I/O, corruption, a constraint).
     #[error("store failure: {0}")]
     Backend(String),
+    /// A page cursor this store did not issue: the client's fault (a 400).
+    #[error("invalid cursor")]
+    BadCursor,
 }
 
 /// The durable store.

@@ -1,1 +1,305 @@
-//! The SQLite store (to be written).
+//! The SQLite store: the embedded default behind [`Store`].
+//!
+//! One file in WAL mode. Writes go through one thread that owns the write connection and
+//! commits them in groups (see [`super::writer`]); reads run on a small pool of read-only
+//! connections on tokio's blocking threads, and in WAL mode they never wait for the writer nor
+//! it for them. Submodules: `writes` (the lead and auction writes), `events` (the outbox and
+//! its fan-out to subscriptions), `webhook_writes` (subscriptions, delivery attempts,
+//! replays), `recovery` (closing interrupted auctions at start), `reads` and `webhook_reads`.
+
+mod events;
+mod reads;
+mod recovery;
+mod webhook_reads;
+mod webhook_writes;
+pub(crate) mod writes;
+
+#[cfg(test)]
+mod tests;
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use crossbeam_channel::{RecvTimeoutError, Sender, TrySendError};
+use parking_lot::Mutex;
+use rusqlite::{Connection, OpenFlags};
+use tokio::sync::{Notify, oneshot};
+
+use super::migrations;
+use super::writer::{self, Batching, Job, Reply, Shared, Work};
+use super::{
+    Commit, DeliveryQuery, DeliveryView, DueDelivery, Page, PageRequest, Recovery, Store, StoreError, StoreFuture,
+    StoredIdempotency, StoredLead, Subscription, UnixMs, Write,
+};
+
+/// Writes queued before [`Store::write`] answers `Busy`: about a second of intake at a few
+/// thousand leads per second (two or three writes each). Past that the disk is not keeping up,
+/// and a fast 503 is better than a queue that grows memory and latency without bound.
+pub const DEFAULT_QUEUE_CAPACITY: usize = 16_384;
+
+/// Writes per transaction at most. Bounds how long one commit holds the writer (and so the
+/// wait of the batch's first write) to a few milliseconds, while 64 concurrent auctions'
+/// writes still fit in one batch several times over.
+pub const DEFAULT_BATCH_MAX_ITEMS: usize = 512;
+
+/// How long the writer waits after a batch's first write for others to join it. Short next to
+/// the ping deadline (100 ms), long enough for concurrent auctions to share a commit.
+pub const DEFAULT_BATCH_MAX_WAIT: Duration = Duration::from_millis(1);
+
+/// Read-only connections. Reads are off the hot path (the webhook dispatcher, the admin API);
+/// two match the two cores the engine is sized for, and a third would only queue for a core.
+pub const DEFAULT_READERS: usize = 2;
+
+/// How long a statement waits for a lock held by another process (a backup, the `sqlite3`
+/// shell) before it fails. Within the engine the one writer never waits on itself.
+pub const DEFAULT_BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// How long dropping the store waits for the writer to commit what is queued and exit: a full
+/// queue drains in well under this on any disk that kept up with it.
+const WRITER_EXIT_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// How to open a [`SqliteStore`].
+#[derive(Debug, Clone)]
+pub struct SqliteOptions {
+    /// Writes queued at most ([`DEFAULT_QUEUE_CAPACITY`]); then [`StoreError::Busy`].
+    pub queue_capacity: usize,
+    /// Writes per group commit at most ([`DEFAULT_BATCH_MAX_ITEMS`]).
+    pub batch_max_items: usize,
+    /// How long a group commit waits for more writes after its first
+    /// ([`DEFAULT_BATCH_MAX_WAIT`]); zero takes only what is already queued.
+    pub batch_max_wait: Duration,
+    /// Read-only connections ([`DEFAULT_READERS`]).
+    pub readers: usize,
+    /// `synchronous = FULL` instead of `NORMAL`: every commit is fsynced, so it survives an OS
+    /// crash or a power cut too, at the cost of an fsync per group commit.
+    pub synchronous_full: bool,
+    /// Lock wait for statements ([`DEFAULT_BUSY_TIMEOUT`]).
+    pub busy_timeout: Duration,
+}
+
+impl Default for SqliteOptions {
+    fn default() -> SqliteOptions {
+        SqliteOptions {
+            queue_capacity: DEFAULT_QUEUE_CAPACITY,
+            batch_max_items: DEFAULT_BATCH_MAX_ITEMS,
+            batch_max_wait: DEFAULT_BATCH_MAX_WAIT,
+            readers: DEFAULT_READERS,
+            synchronous_full: false,
+            busy_timeout: DEFAULT_BUSY_TIMEOUT,
+        }
+    }
+}
+
+/// The SQLite implementation of [`Store`].
+pub struct SqliteStore {
+    path: PathBuf,
+    /// The writer's queue; `None` once dropping.
+    jobs: Option<Sender<Job>>,
+    /// Disconnects when the writer thread ends.
+    writer_done: crossbeam_channel::Receiver<()>,
+    writer: Option<JoinHandle<()>>,
+    shared: Arc<Shared>,
+    readers: Arc<Readers>,
+}
+
+impl fmt::Debug for SqliteStore {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SqliteStore")
+            .field("path", &self.path)
+            .field("queued", &self.queue_depth())
+            .field("commits", &self.commits())
+            .finish_non_exhaustive()
+    }
+}
+
+impl SqliteStore {
+    /// Opens (or creates, with its parent directory) the store at `path`, brings its schema
+    /// up to date and starts the writer thread. Fails on a database from a newer engine.
+    pub fn open(path: &Path, options: SqliteOptions) -> Result<SqliteStore, StoreError> {
+        if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+            std::fs::create_dir_all(parent).context(&format!("creating {}", parent.display()))?;
+        }
+        let mut conn = Connection::open(path).context(&format!("opening {}", path.display()))?;
+        conn.busy_timeout(options.busy_timeout).context("busy_timeout")?;
+        let mode: String =
+            conn.pragma_update_and_check(None, "journal_mode", "WAL", |row| row.get(0)).context("journal_mode")?;
+        if !mode.eq_ignore_ascii_case("wal") {
+            return Err(StoreError::Backend(format!("{} cannot use WAL mode (got {mode})", path.display())));
+        }
+        // In WAL mode a commit is in the WAL file before COMMIT returns, so it survives a
+        // crash or `kill -9` of the process whatever this setting; with NORMAL the WAL is
+        // fsynced only at checkpoints, so an OS crash or a power cut can lose the last
+        // commits (never corrupt the file). FULL fsyncs the WAL at every (group) commit.
+        let synchronous = if options.synchronous_full { "FULL" } else { "NORMAL" };
+        conn.pragma_update(None, "synchronous", synchronous).context("synchronous")?;
+        conn.pragma_update(None, "foreign_keys", true).context("foreign_keys")?;
+        migrations::migrate(&mut conn)?;
+
+        let readers = Arc::new(Readers::open(path, &options)?);
+        let (jobs, queue) = crossbeam_channel::bounded(options.queue_capacity.max(1));
+        let (done, writer_done) = crossbeam_channel::bounded::<()>(0);
+        let shared = Arc::new(Shared::default());
+        let batching = Batching { max_items: options.batch_max_items, max_wait: options.batch_max_wait };
+        let writer_shared = Arc::clone(&shared);
+        let writer = std::thread::Builder::new()
+            .name("store-writer".into())
+            .spawn(move || {
+                // Dropped after `run` has closed the connection: the store's drop waits on it.
+                let _done = done;
+                writer::run(conn, queue, batching, writer_shared);
+            })
+            .context("starting the writer thread")?;
+        Ok(SqliteStore { path: path.to_owned(), jobs: Some(jobs), writer_done, writer: Some(writer), shared, readers })
+    }
+
+    /// Transactions committed so far (each holds one or more queued writes).
+    pub fn commits(&self) -> u64 {
+        self.shared.commits.load(Ordering::Relaxed)
+    }
+
+    /// Jobs waiting for the writer.
+    pub fn queue_depth(&self) -> usize {
+        self.jobs.as_ref().map_or(0, Sender::len)
+    }
+
+    /// The database file.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    fn submit(&self, job: Job) -> Result<(), StoreError> {
+        let jobs = self.jobs.as_ref().ok_or(StoreError::Closed)?;
+        jobs.try_send(job).map_err(|err| match err {
+            TrySendError::Full(_) => StoreError::Busy(jobs.len()),
+            TrySendError::Disconnected(_) => StoreError::Closed,
+        })
+    }
+
+    /// Runs `read` on a read connection on tokio's blocking pool.
+    fn read<T, F>(&self, read: F) -> StoreFuture<'_, T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection) -> Result<T, StoreError> + Send + 'static,
+    {
+        let readers = Arc::clone(&self.readers);
+        Box::pin(async move { tokio::task::spawn_blocking(move || readers.with(read)).await.context("read task")? })
+    }
+}
+
+impl Drop for SqliteStore {
+    /// Closes the queue, lets the writer commit what is queued, and waits for it (bounded).
+    fn drop(&mut self) {
+        drop(self.jobs.take());
+        match self.writer_done.recv_timeout(WRITER_EXIT_TIMEOUT) {
+            Err(RecvTimeoutError::Timeout) => {
+                tracing::warn!(path = %self.path.display(), "store writer still busy at drop; detached");
+            }
+            Ok(()) | Err(RecvTimeoutError::Disconnected) => {
+                if let Some(Err(_)) = self.writer.take().map(JoinHandle::join) {
+                    tracing::error!(path = %self.path.display(), "store writer panicked");
+                }
+            }
+        }
+    }
+}
+
+impl Store for SqliteStore {
+    fn write(&self, writes: Vec<Write>) -> Result<Commit, StoreError> {
+        let (reply, commit) = oneshot::channel();
+        self.submit(Job { work: Work::Writes(writes), reply: Reply::Rows(reply) })?;
+        Ok(Commit::new(commit))
+    }
+
+    fn deliveries_changed(&self) -> &Notify {
+        &self.shared.deliveries_changed
+    }
+
+    fn recover(&self, now: UnixMs) -> StoreFuture<'_, Recovery> {
+        let (reply, done) = oneshot::channel();
+        let sent = self.submit(Job { work: Work::Recover(now), reply: Reply::Recovery(reply) });
+        Box::pin(async move {
+            sent?;
+            done.await.unwrap_or(Err(StoreError::Closed))
+        })
+    }
+
+    fn idempotency_keys(&self, since: UnixMs) -> StoreFuture<'_, Vec<StoredIdempotency>> {
+        self.read(move |conn| reads::idempotency_keys(conn, since))
+    }
+
+    fn lead(&self, lead_id: &str) -> StoreFuture<'_, Option<StoredLead>> {
+        let lead_id = lead_id.to_owned();
+        self.read(move |conn| reads::lead(conn, &lead_id))
+    }
+
+    fn due_deliveries(&self, now: UnixMs, limit: usize, skip: Vec<i64>) -> StoreFuture<'_, Vec<DueDelivery>> {
+        self.read(move |conn| webhook_reads::due_deliveries(conn, now, limit, &skip))
+    }
+
+    fn next_due(&self) -> StoreFuture<'_, Option<UnixMs>> {
+        self.read(webhook_reads::next_due)
+    }
+
+    fn subscriptions(&self, page: PageRequest) -> StoreFuture<'_, Page<Subscription>> {
+        self.read(move |conn| webhook_reads::subscriptions(conn, &page))
+    }
+
+    fn subscription(&self, id: &str) -> StoreFuture<'_, Option<Subscription>> {
+        let id = id.to_owned();
+        self.read(move |conn| webhook_reads::subscription(conn, &id))
+    }
+
+    fn deliveries(&self, query: DeliveryQuery) -> StoreFuture<'_, Page<DeliveryView>> {
+        self.read(move |conn| webhook_reads::deliveries(conn, &query))
+    }
+
+    fn dead_letters(&self, page: PageRequest) -> StoreFuture<'_, Page<DeliveryView>> {
+        self.read(move |conn| webhook_reads::dead_letters(conn, &page))
+    }
+}
+
+/// The read-only connections. A read takes a free one, or waits for one in turn; the lock is
+/// held on a blocking thread for one read, never across an `.await`.
+struct Readers {
+    conns: Vec<Mutex<Connection>>,
+    next: AtomicUsize,
+}
+
+impl Readers {
+    fn open(path: &Path, options: &SqliteOptions) -> Result<Readers, StoreError> {
+        let flags = OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX | OpenFlags::SQLITE_OPEN_URI;
+        let conns = (0..options.readers.max(1))
+            .map(|_| {
+                let conn = Connection::open_with_flags(path, flags).context("opening a read connection")?;
+                conn.busy_timeout(options.busy_timeout).context("busy_timeout")?;
+                Ok(Mutex::new(conn))
+            })
+            .collect::<Result<Vec<_>, StoreError>>()?;
+        Ok(Readers { conns, next: AtomicUsize::new(0) })
+    }
+
+    fn with<T>(&self, read: impl FnOnce(&Connection) -> Result<T, StoreError>) -> Result<T, StoreError> {
+        if let Some(conn) = self.conns.iter().find_map(|c| c.try_lock()) {
+            return read(&conn);
+        }
+        let turn = self.next.fetch_add(1, Ordering::Relaxed) % self.conns.len().max(1);
+        let conn = self.conns.get(turn).ok_or(StoreError::Closed)?;
+        read(&conn.lock())
+    }
+}
+
+/// Maps any error to [`StoreError::Backend`] with what was being done.
+pub(crate) trait Context<T> {
+    /// `Err(e)` becomes `Backend("{what}: {e}")`.
+    fn context(self, what: &str) -> Result<T, StoreError>;
+}
+
+impl<T, E: fmt::Display> Context<T> for Result<T, E> {
+    fn context(self, what: &str) -> Result<T, StoreError> {
+        self.map_err(|e| StoreError::Backend(format!("{what}: {e}")))
+    }
+}

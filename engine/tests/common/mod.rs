@@ -190,6 +190,17 @@ impl FakeBuyers {
         }
     }
 
+    /// Waits until at least `n` posts have arrived.
+    pub async fn wait_for_posts(&self, n: usize) {
+        loop {
+            let notified = self.state.received.notified();
+            if self.state.posts.lock().len() >= n {
+                return;
+            }
+            notified.await;
+        }
+    }
+
     /// The `[[buyers]]` block for fake buyer `id`, plus `extra` TOML lines (verticals default
     /// to `auto_insurance`).
     pub fn buyer_toml(&self, id: &str, extra: &str) -> String {
@@ -226,6 +237,7 @@ async fn answer(state: Arc<BuyerState>, request: Request<Incoming>) -> Result<Re
         }
         "post" => {
             state.posts.lock().push(seen);
+            state.received.notify_waiters();
             let (status, text) = match behavior.post {
                 PostReply::Accept => (200, format!(r#"{{"accepted":true,"buyer_lead_id":"{buyer}-lead"}}"#)),
                 PostReply::Reject => (200, r#"{"accepted":false,"reason":"not today"}"#.to_owned()),
@@ -254,12 +266,14 @@ pub fn config(extra: &str) -> String {
     format!("listen = \"127.0.0.1:0\"\n{extra}\n[[publishers]]\nid = \"pub1\"\nkey_sha256 = \"{digest}\"\n")
 }
 
-/// A running engine.
+/// A running engine, with its store in a temporary directory (unless the config names one).
 pub struct Engine {
     pub addr: SocketAddr,
     client: Client<HttpConnector, Full<Bytes>>,
     shutdown: Option<oneshot::Sender<()>>,
     pub done: Option<JoinHandle<std::io::Result<()>>>,
+    /// The store's directory, removed on drop.
+    pub dir: tempfile::TempDir,
 }
 
 /// An answer from the engine.
@@ -285,7 +299,14 @@ impl Answer {
 
 impl Engine {
     pub async fn start(config_toml: &str) -> Engine {
-        let config = engine::config::Config::from_toml(config_toml).expect("test config is valid");
+        let dir = tempfile::tempdir().expect("temp dir");
+        let store = toml::Value::from(dir.path().join("engine.db").to_string_lossy().into_owned());
+        let config_toml = if config_toml.lines().any(|l| l.starts_with("store")) {
+            config_toml.to_owned()
+        } else {
+            format!("store = {store}\n{config_toml}")
+        };
+        let config = engine::config::Config::from_toml(&config_toml).expect("test config is valid");
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let (tx, rx) = oneshot::channel::<()>();
@@ -293,7 +314,7 @@ impl Engine {
             let _ = rx.await;
         }));
         let client = Client::builder(TokioExecutor::new()).build_http();
-        Engine { addr, client, shutdown: Some(tx), done: Some(done) }
+        Engine { addr, client, shutdown: Some(tx), done: Some(done), dir }
     }
 
     /// Sends a request; `headers` are added as given.
@@ -366,3 +387,67 @@ pub const CONTACT_VALUES: [&str; 9] = [
     "Bellevue",
     "203.0.113.9",
 ];
+
+/// A webhook subscriber on a real socket: records every delivery (headers and body) and
+/// answers 200.
+pub struct WebhookReceiver {
+    pub addr: SocketAddr,
+    deliveries: Arc<(Mutex<Vec<Seen>>, Notify)>,
+    task: JoinHandle<()>,
+}
+
+impl Drop for WebhookReceiver {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+impl WebhookReceiver {
+    pub async fn start() -> WebhookReceiver {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let deliveries: Arc<(Mutex<Vec<Seen>>, Notify)> = Arc::default();
+        let served = Arc::clone(&deliveries);
+        let task = tokio::spawn(async move {
+            loop {
+                let Ok((stream, _)) = listener.accept().await else { return };
+                let served = Arc::clone(&served);
+                tokio::spawn(async move {
+                    let service = service_fn(move |request: Request<Incoming>| {
+                        let served = Arc::clone(&served);
+                        async move {
+                            let headers = request.headers().clone();
+                            let body = request.into_body().collect().await.map(|b| b.to_bytes()).unwrap_or_default();
+                            served.0.lock().push(Seen { buyer: "webhook".into(), body, headers, at: Instant::now() });
+                            served.1.notify_waiters();
+                            Ok::<_, Infallible>(reply(200, "{}".into()))
+                        }
+                    });
+                    let _ = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new())
+                        .serve_connection(TokioIo::new(stream), service)
+                        .await;
+                });
+            }
+        });
+        WebhookReceiver { addr, deliveries, task }
+    }
+
+    pub fn url(&self) -> String {
+        format!("http://{}/hooks", self.addr)
+    }
+
+    pub fn deliveries(&self) -> Vec<Seen> {
+        self.deliveries.0.lock().clone()
+    }
+
+    /// Waits until `done` holds for the deliveries received so far.
+    pub async fn wait_until(&self, done: impl Fn(&[Seen]) -> bool) {
+        loop {
+            let notified = self.deliveries.1.notified();
+            if done(&self.deliveries.0.lock()) {
+                return;
+            }
+            notified.await;
+        }
+    }
+}

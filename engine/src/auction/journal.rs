@@ -1,0 +1,251 @@
+//! What an auction writes to the store, and when: the lead before any buyer hears of it
+//! ([`received`]), each post's intent before the PII leaves ([`Journal::post_starting`], so a
+//! crash mid-post is recovered as `in_doubt`, never re-sold), and the outcome with every ping,
+//! post and event in one transaction ([`finished`]: the outbox). Event data never holds
+//! contact data.
+
+use std::sync::Arc;
+
+use bytes::Bytes;
+use serde::Serialize;
+use serde_json::{Map, Value, json};
+
+use super::record::{AuctionRecord, PingResult, PostResult};
+use crate::config::Durability;
+use crate::protocol::event::EventType;
+use crate::protocol::ids;
+use crate::protocol::lead::{Attributes, Consent, Contact, Lead, Source};
+use crate::protocol::money::Micros;
+use crate::protocol::post::PostRejection;
+use crate::store::{
+    AuctionFinished, IdempotencyKey, LeadReceived, NewEvent, PingRow, PostRow, PostStarted, Store, StoreError, UnixMs,
+    Write,
+};
+
+/// The store an auctioneer writes post intents to, and whether it waits for them.
+#[derive(Debug, Clone)]
+pub struct Journal {
+    store: Arc<dyn Store>,
+    durability: Durability,
+}
+
+impl Journal {
+    /// Writes to `store`, awaiting commits when `durability` is strict.
+    pub fn new(store: Arc<dyn Store>, durability: Durability) -> Journal {
+        Journal { store, durability }
+    }
+
+    /// Queues `writes`; in strict mode, waits until they are durable.
+    pub async fn write(&self, writes: Vec<Write>) -> Result<(), StoreError> {
+        let commit = self.store.write(writes)?;
+        if self.durability == Durability::Strict {
+            commit.await?;
+        }
+        Ok(())
+    }
+
+    /// Records that post `attempt` of `lead_id` is about to leave; the post must not be sent
+    /// if this fails.
+    pub async fn post_starting(
+        &self,
+        lead_id: &str,
+        attempt: u32,
+        buyer_id: &str,
+        ping_id: &str,
+        price: Micros,
+    ) -> Result<(), StoreError> {
+        let started = PostStarted {
+            lead_id: lead_id.to_owned(),
+            attempt,
+            buyer_id: buyer_id.to_owned(),
+            ping_id: ping_id.to_owned(),
+            price: price.0,
+            at: now_ms(),
+        };
+        self.write(vec![Write::PostStarted(started)]).await
+    }
+
+    /// The store.
+    pub fn store(&self) -> &Arc<dyn Store> {
+        &self.store
+    }
+}
+
+/// Milliseconds since the Unix epoch, now.
+pub fn now_ms() -> UnixMs {
+    chrono::Utc::now().timestamp_millis()
+}
+
+/// The whole lead as stored (PII included): the normalized form buyers are posted.
+#[derive(Serialize)]
+struct StoredLead<'a> {
+    vertical: &'a str,
+    attributes: &'a Attributes,
+    contact: &'a Contact,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    consent: Option<&'a Consent>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    source: Option<&'a Source>,
+    test: bool,
+}
+
+/// The write that accepts a lead: the lead itself, its `lead.received` event and the
+/// publisher's idempotency key.
+pub fn received(lead_id: &str, publisher_id: &str, lead: &Lead, idempotency: Option<IdempotencyKey>) -> Write {
+    let at = now_ms();
+    let stored = StoredLead {
+        vertical: &lead.vertical,
+        attributes: &lead.attributes,
+        contact: &lead.contact,
+        consent: lead.consent.as_ref(),
+        source: lead.source.as_ref(),
+        test: lead.test,
+    };
+    // Serializing plain structs into a Vec cannot fail.
+    let lead_json = Bytes::from(serde_json::to_vec(&stored).unwrap_or_default());
+    let mut data = lead_data(lead_id, publisher_id, lead);
+    data.insert("attributes".into(), serde_json::to_value(&lead.attributes).unwrap_or(Value::Null));
+    if let Some(source) = &lead.source {
+        data.insert("source".into(), serde_json::to_value(source).unwrap_or(Value::Null));
+    }
+    Write::LeadReceived(Box::new(LeadReceived {
+        lead_id: lead_id.to_owned(),
+        publisher_id: publisher_id.to_owned(),
+        vertical: lead.vertical.to_string(),
+        test: lead.test,
+        received_at: at,
+        lead_json,
+        idempotency,
+        event: event(EventType::LeadReceived, lead_id, at, data),
+    }))
+}
+
+/// The write that closes an auction: outcome, pings, posts, events, and the answer given.
+pub fn finished(record: &AuctionRecord, publisher_id: &str, lead: &Lead, answer: Bytes) -> Write {
+    let at = now_ms();
+    let lead_id: &str = &record.lead_id;
+    let ms = |d: std::time::Duration| d.as_secs_f64() * 1000.0;
+    let pings = record.pings.iter().map(ping_row).collect();
+    let mut posts = Vec::with_capacity(record.posts.len());
+    let mut events = Vec::with_capacity(record.posts.len() + 1);
+    for (n, post) in record.posts.iter().enumerate() {
+        let ping = &record.pings[post.ping];
+        let price = match ping.result {
+            PingResult::Bid { price, .. } => price,
+            _ => Micros(0),
+        };
+        let (result, reason, buyer_lead_id) = post_result(&post.result);
+        if result != "accepted" {
+            let mut data = lead_data(lead_id, publisher_id, lead);
+            data.insert("buyer_id".into(), json!(&*ping.buyer.id));
+            data.insert("price".into(), json!(price.to_string()));
+            data.insert("attempt".into(), json!(n + 1));
+            data.insert("result".into(), json!(result));
+            data.insert("reason".into(), json!(reason));
+            events.push(event(EventType::LeadPostRejected, lead_id, at, data));
+        }
+        posts.push(PostRow {
+            attempt: n as u32 + 1,
+            buyer_id: ping.buyer.id.to_string(),
+            ping_id: ping.ping_id.to_string(),
+            price: price.0,
+            result,
+            reason,
+            buyer_lead_id,
+            latency_us: post.latency.as_micros() as i64,
+        });
+    }
+    let mut data = lead_data(lead_id, publisher_id, lead);
+    let kind = match &record.sale {
+        Some(sale) => {
+            data.insert("buyer_id".into(), json!(&*sale.buyer_id));
+            data.insert("price".into(), json!(sale.price.to_string()));
+            let buyer_lead_id = posts.last().and_then(|p| p.buyer_lead_id.clone());
+            data.insert("buyer_lead_id".into(), json!(buyer_lead_id));
+            EventType::LeadSold
+        }
+        None => {
+            data.insert("reason".into(), json!(unsold_reason(record)));
+            EventType::LeadUnsold
+        }
+    };
+    data.insert("pinged".into(), json!(record.pings.len()));
+    data.insert(
+        "bids".into(),
+        json!(record.pings.iter().filter(|p| matches!(p.result, PingResult::Bid { .. })).count()),
+    );
+    events.push(event(kind, lead_id, at, data));
+    Write::AuctionFinished(Box::new(AuctionFinished {
+        lead_id: lead_id.to_owned(),
+        outcome: record.outcome().as_str(),
+        buyer_id: record.sale.as_ref().map(|s| s.buyer_id.to_string()),
+        price: record.sale.as_ref().map(|s| s.price.0),
+        finished_at: at,
+        ping_ms: ms(record.times.ping),
+        post_ms: ms(record.times.post),
+        total_ms: ms(record.times.total),
+        pings,
+        posts,
+        events,
+        answer,
+    }))
+}
+
+/// Why an auction ended unsold: nobody bid, every post failed, or the budget ran out first.
+fn unsold_reason(record: &AuctionRecord) -> &'static str {
+    let bids = record.pings.iter().filter(|p| matches!(p.result, PingResult::Bid { .. })).count();
+    if bids == 0 {
+        "no_bids"
+    } else if record.posts.len() == bids {
+        "all_posts_rejected"
+    } else {
+        "budget_exhausted"
+    }
+}
+
+/// The fields every lead event starts with.
+fn lead_data(lead_id: &str, publisher_id: &str, lead: &Lead) -> Map<String, Value> {
+    let mut data = Map::new();
+    data.insert("lead_id".into(), json!(lead_id));
+    data.insert("publisher_id".into(), json!(publisher_id));
+    data.insert("vertical".into(), json!(&*lead.vertical));
+    data.insert("test".into(), json!(lead.test));
+    data
+}
+
+fn event(kind: EventType, lead_id: &str, at: UnixMs, data: Map<String, Value>) -> NewEvent {
+    NewEvent { id: ids::event_id(), kind, lead_id: Some(lead_id.to_owned()), at, data }
+}
+
+fn ping_row(ping: &super::record::PingRecord) -> PingRow {
+    let (result, price, bid_id, reason) = match &ping.result {
+        PingResult::Bid { price, bid_id } => ("bid", Some(price.0), bid_id.as_deref().map(str::to_owned), None),
+        PingResult::NoBid => ("no_bid", None, None, None),
+        PingResult::Invalid(why) => ("invalid", None, None, Some(why.as_str().to_owned())),
+        PingResult::Timeout => ("timeout", None, None, None),
+        PingResult::Failed(error) => ("failed", None, None, Some(error.to_string())),
+    };
+    PingRow {
+        buyer_id: ping.buyer.id.to_string(),
+        ping_id: ping.ping_id.to_string(),
+        result,
+        price,
+        bid_id,
+        reason,
+        latency_us: ping.latency.map(|d| d.as_micros() as i64),
+    }
+}
+
+/// A post's result name, reason and the buyer's lead id.
+fn post_result(result: &PostResult) -> (&'static str, Option<String>, Option<String>) {
+    match result {
+        PostResult::Accepted { buyer_lead_id } => ("accepted", None, buyer_lead_id.as_deref().map(str::to_owned)),
+        PostResult::Rejected(PostRejection::Declined(reason)) => {
+            ("rejected", Some(reason.as_deref().unwrap_or("declined").to_owned()), None)
+        }
+        PostResult::Rejected(PostRejection::Status(status)) => ("rejected", Some(format!("status {status}")), None),
+        PostResult::Rejected(PostRejection::Malformed) => ("rejected", Some("malformed answer".to_owned()), None),
+        PostResult::Timeout => ("timeout", None, None),
+        PostResult::Failed(error) => ("failed", Some(error.to_string()), None),
+    }
+}

@@ -1,0 +1,112 @@
+//! Reads of leads and idempotency keys, on a read-only connection.
+
+use rusqlite::{Connection, OptionalExtension, params};
+
+use super::super::{IdempotencyKey, PingRow, StoreError, StoredIdempotency, StoredLead, StoredPost, UnixMs};
+use super::Context;
+
+/// The ping results the engine writes, as the static strings [`PingRow::result`] holds.
+const PING_RESULTS: [&str; 5] = ["bid", "no_bid", "invalid", "timeout", "failed"];
+
+/// The static string equal to `value` among `known`; a value the engine never writes is an
+/// error (a newer engine's row, or a hand edit), not a panic.
+pub(super) fn known(value: &str, known: &[&'static str], what: &str) -> Result<&'static str, StoreError> {
+    known
+        .iter()
+        .find(|k| **k == value)
+        .copied()
+        .ok_or_else(|| StoreError::Backend(format!("unknown {what} {value:?} in the store")))
+}
+
+/// Idempotency keys created at or after `since`, oldest first.
+pub(super) fn idempotency_keys(conn: &Connection, since: UnixMs) -> Result<Vec<StoredIdempotency>, StoreError> {
+    let mut stmt = conn
+        .prepare_cached(
+            "SELECT publisher_id, key, fingerprint, answer, created_at FROM idempotency_keys \
+             WHERE created_at >= ?1 ORDER BY created_at, publisher_id, key",
+        )
+        .context("idempotency keys")?;
+    let rows = stmt
+        .query_map([since], |row| {
+            Ok(StoredIdempotency {
+                key: IdempotencyKey { publisher_id: row.get(0)?, key: row.get(1)?, fingerprint: row.get(2)? },
+                answer: row.get::<_, Option<Vec<u8>>>(3)?.map(Into::into),
+                created_at: row.get(4)?,
+            })
+        })
+        .context("idempotency keys")?;
+    rows.collect::<Result<_, _>>().context("idempotency keys")
+}
+
+/// One lead with its auction, pings, posts and events.
+pub(super) fn lead(conn: &Connection, lead_id: &str) -> Result<Option<StoredLead>, StoreError> {
+    let found = conn
+        .prepare_cached(
+            "SELECT l.publisher_id, l.lead_json, a.status, a.reason, a.buyer_id, a.price_micros, a.answer \
+             FROM leads l JOIN auctions a ON a.lead_id = l.id WHERE l.id = ?1",
+        )
+        .context("lead")?
+        .query_row([lead_id], |row| {
+            Ok(StoredLead {
+                lead_id: lead_id.to_owned(),
+                publisher_id: row.get(0)?,
+                lead_json: row.get::<_, Vec<u8>>(1)?.into(),
+                status: row.get(2)?,
+                reason: row.get(3)?,
+                buyer_id: row.get(4)?,
+                price: row.get(5)?,
+                answer: row.get::<_, Option<Vec<u8>>>(6)?.map(Into::into),
+                pings: Vec::new(),
+                posts: Vec::new(),
+                events: Vec::new(),
+            })
+        })
+        .optional()
+        .context("lead")?;
+    let Some(mut lead) = found else { return Ok(None) };
+    lead.pings = pings(conn, lead_id)?;
+    lead.posts = {
+        let mut stmt = conn
+            .prepare_cached("SELECT attempt, buyer_id, result FROM post_attempts WHERE lead_id = ?1 ORDER BY attempt")
+            .context("lead posts")?;
+        let rows = stmt
+            .query_map([lead_id], |row| {
+                Ok(StoredPost { attempt: row.get(0)?, buyer_id: row.get(1)?, result: row.get(2)? })
+            })
+            .context("lead posts")?;
+        rows.collect::<Result<_, _>>().context("lead posts")?
+    };
+    lead.events = {
+        let mut stmt = conn
+            .prepare_cached("SELECT id, type, sequence FROM events WHERE lead_id = ?1 ORDER BY sequence")
+            .context("lead events")?;
+        let rows =
+            stmt.query_map([lead_id], |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?))).context("lead events")?;
+        rows.collect::<Result<_, _>>().context("lead events")?
+    };
+    Ok(Some(lead))
+}
+
+fn pings(conn: &Connection, lead_id: &str) -> Result<Vec<PingRow>, StoreError> {
+    let mut stmt = conn
+        .prepare_cached(
+            "SELECT buyer_id, ping_id, result, price_micros, bid_id, reason, latency_us FROM pings \
+             WHERE lead_id = ?1 ORDER BY rowid",
+        )
+        .context("lead pings")?;
+    let mut rows = stmt.query(params![lead_id]).context("lead pings")?;
+    let mut pings = Vec::new();
+    while let Some(row) = rows.next().context("lead pings")? {
+        let result: String = row.get(2).context("ping result")?;
+        pings.push(PingRow {
+            buyer_id: row.get(0).context("ping buyer")?,
+            ping_id: row.get(1).context("ping id")?,
+            result: known(&result, &PING_RESULTS, "ping result")?,
+            price: row.get(3).context("ping price")?,
+            bid_id: row.get(4).context("ping bid id")?,
+            reason: row.get(5).context("ping reason")?,
+            latency_us: row.get(6).context("ping latency")?,
+        });
+    }
+    Ok(pings)
+}

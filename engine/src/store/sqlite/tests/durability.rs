@@ -1,0 +1,95 @@
+//! Invariant 6, "nothing accepted is lost": what a commit acknowledged is there after the store
+//! is dropped and opened again; and the schema is versioned.
+
+use super::*;
+use crate::store::StoreError;
+
+#[tokio::test]
+async fn reopening_keeps_every_committed_row() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    {
+        let store = open(&dir);
+        commit(&store, vec![lead_received("ld_1", Some("order-1"), T0)]).await;
+        commit(&store, vec![post_started("ld_1", 1, "b0", T0 + 10), post_started("ld_1", 2, "b1", T0 + 20)]).await;
+        commit(&store, vec![sold("ld_1", 10, true, T0 + 30)]).await;
+    }
+    let store = open(&dir);
+    let lead = store.lead("ld_1").await.expect("read").expect("the lead is there");
+    assert_eq!(lead.publisher_id, "pub1");
+    assert_eq!(lead.lead_json, lead_json("ld_1"), "the PII is kept byte for byte");
+    assert_eq!(lead.status, "sold");
+    assert_eq!(lead.buyer_id.as_deref(), Some("b1"));
+    assert_eq!(lead.price, Some(12_500_000));
+    assert_eq!(lead.answer, Some(answer("ld_1", "sold")));
+    assert_eq!(lead.pings.len(), 10);
+    assert_eq!(lead.pings[2].result, "no_bid");
+    assert_eq!(lead.pings[0].latency_us, Some(1_000));
+    let posts: Vec<_> = lead.posts.iter().map(|p| (p.attempt, p.buyer_id.as_str(), p.result.as_str())).collect();
+    assert_eq!(posts, [(1, "b0", "rejected"), (2, "b1", "accepted")], "the sending rows were updated");
+    let events: Vec<_> = lead.events.iter().map(|(_, kind, seq)| (kind.as_str(), *seq)).collect();
+    assert_eq!(events, [("lead.received", 1), ("lead.post_rejected", 2), ("lead.sold", 3)]);
+    let keys = store.idempotency_keys(0).await.expect("keys");
+    assert_eq!(keys.len(), 1);
+    assert_eq!(keys[0].answer, Some(answer("ld_1", "sold")));
+}
+
+#[tokio::test]
+async fn dropping_the_store_commits_what_is_queued() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    {
+        let store = open(&dir);
+        // Queued, never awaited: the drop must still commit them all.
+        for i in 0..300 {
+            drop(store.write(vec![lead_received(&format!("ld_{i}"), None, T0)]).expect("queued"));
+        }
+    }
+    let store = open(&dir);
+    for i in [0, 150, 299] {
+        assert!(store.lead(&format!("ld_{i}")).await.expect("read").is_some(), "ld_{i} was committed at drop");
+    }
+}
+
+#[tokio::test]
+async fn idempotency_keys_are_restored_with_their_answers() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    {
+        let store = open(&dir);
+        commit(&store, vec![lead_received("ld_old", Some("k-old"), T0 - 60_000)]).await;
+        commit(&store, vec![lead_received("ld_done", Some("k-done"), T0)]).await;
+        commit(&store, vec![sold("ld_done", 1, false, T0 + 5)]).await;
+        commit(&store, vec![lead_received("ld_running", Some("k-running"), T0 + 1)]).await;
+        commit(&store, vec![lead_received("ld_nokey", None, T0 + 2)]).await;
+    }
+    let store = open(&dir);
+    let keys = store.idempotency_keys(T0).await.expect("keys");
+    let seen: Vec<_> = keys.iter().map(|k| (k.key.key.as_str(), k.answer.clone(), k.created_at)).collect();
+    assert_eq!(seen, [("k-done", Some(answer("ld_done", "sold")), T0), ("k-running", None, T0 + 1)]);
+    assert_eq!(keys[0].key.publisher_id, "pub1");
+    assert_eq!(keys[0].key.fingerprint, [7; 32]);
+}
+
+#[tokio::test]
+async fn a_store_from_a_newer_engine_is_refused() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    drop(open(&dir));
+    {
+        let conn = rusqlite::Connection::open(db_path(&dir)).expect("raw open");
+        let next = i64::from(crate::store::migrations::latest()) + 1;
+        conn.pragma_update(None, "user_version", next).expect("bump");
+    }
+    let err = SqliteStore::open(&db_path(&dir), SqliteOptions::default()).expect_err("refused");
+    assert!(matches!(&err, StoreError::Backend(m) if m.contains("newer than this engine")), "{err}");
+}
+
+#[tokio::test]
+async fn opening_an_existing_store_applies_no_migration() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    drop(open(&dir));
+    let store = open(&dir);
+    commit(&store, vec![lead_received("ld_1", None, T0)]).await;
+    drop(store);
+    let conn = rusqlite::Connection::open(db_path(&dir)).expect("raw open");
+    assert_eq!(crate::store::migrations::version(&conn).expect("version"), crate::store::migrations::latest());
+    let mode: String = conn.pragma_query_value(None, "journal_mode", |r| r.get(0)).expect("mode");
+    assert_eq!(mode, "wal");
+}
