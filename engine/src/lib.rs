@@ -79,6 +79,8 @@ pub struct Engine<T> {
     pub app: Arc<App<T>>,
     records: Option<mpsc::Receiver<auction::record::Finished>>,
     background: Vec<tokio::task::JoinHandle<()>>,
+    /// The webhook dispatcher, stopped after the HTTP drain.
+    webhooks: Option<webhooks::Running>,
     grace: Duration,
 }
 
@@ -109,8 +111,12 @@ impl<T: Transport> Engine<T> {
             tokio::spawn(sweep_idempotency(Arc::downgrade(&app.intake.idempotency))),
             tokio::spawn(ops::metrics::upkeep()),
         ];
+        // Webhooks: the config's subscriptions into the store, then the dispatcher.
+        let webhooks = webhooks::start(Arc::clone(&store), &config.delivery, &config.webhooks)
+            .await
+            .map_err(std::io::Error::other)?;
         let grace = Duration::from_millis(config.intake.shutdown_grace_ms);
-        Ok(Engine { app, records: Some(records), background, grace })
+        Ok(Engine { app, records: Some(records), background, grace, webhooks: Some(webhooks) })
     }
 
     /// Takes the finished-auction records (the demo shows them live); otherwise they go to
@@ -126,6 +132,9 @@ impl<T: Transport> Engine<T> {
         let served = api::serve(Arc::clone(&self.app), listener, shutdown, self.grace).await;
         for task in &self.background {
             task.abort();
+        }
+        if let Some(webhooks) = self.webhooks.take() {
+            webhooks.stop().await;
         }
         drop(self.app);
         // The log ends when the last record sender is gone; a connection still open past the
@@ -167,6 +176,7 @@ pub fn build<T: Transport>(
         ping_timeout: Duration::from_millis(config.auction.ping_timeout_ms.into()),
         total_timeout: Duration::from_millis(config.auction.total_timeout_ms.into()),
     };
+    let webhooks = Some(Arc::new(api::webhooks::WebhookApi::new(Arc::clone(&store), config)));
     let journal = Journal::new(store, config.durability);
     let (records_tx, records_rx) = mpsc::channel(record_queue.max(1));
     let intake = Intake {
@@ -183,8 +193,7 @@ pub fn build<T: Transport>(
         records: records_tx,
         journal,
     };
-    // webhooks: set once the store is wired (`api::webhooks::WebhookApi::new(store, config)`).
-    (Arc::new(App { intake, health: Arc::new(Health::default()), webhooks: None }), records_rx)
+    (Arc::new(App { intake, health: Arc::new(Health::default()), webhooks }), records_rx)
 }
 
 async fn sweep_idempotency(cache: std::sync::Weak<IdempotencyCache>) {

@@ -193,6 +193,11 @@ fn store_error(error: StoreError) -> ApiError {
         StoreError::Closed => {
             ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "unavailable", "the store is closed").retry_after(1)
         }
+        StoreError::BadCursor => ApiError::field(
+            "invalid_cursor",
+            "cursor",
+            "not a cursor this API gave; pass `next_cursor` from the previous page as it is",
+        ),
         StoreError::Backend(detail) => {
             tracing::error!(error = %detail, "webhook API: store failure");
             ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "store_error", "the store failed; see the engine's log")

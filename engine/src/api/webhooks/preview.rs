@@ -130,38 +130,39 @@ fn example_event_id() -> String {
     format!("evt_{}", uuid::Uuid::now_v7().simple().encode_lower(&mut buf))
 }
 
-/// Illustrative data of each type.
+/// Illustrative data of each type, shaped like the events the engine writes (lead events:
+/// `auction/journal.rs` and the store's recovery; the buyer events are not emitted yet).
 fn example_data(kind: EventType) -> serde_json::Map<String, Value> {
-    let lead = "ld_0193a5c2e4f67b8c9d0e1f2a3b4c5d6e";
-    let data = match kind {
+    let lead = json!({"lead_id": "ld_0193a5c2e4f67b8c9d0e1f2a3b4c5d6e", "publisher_id": "pub1", "vertical": "auto_insurance", "test": false});
+    let extra = match kind {
         EventType::LeadReceived => {
-            json!({"lead_id": lead, "sequence": 1, "vertical": "auto_insurance", "publisher_id": "pub1", "test": false})
+            json!({"sequence": 1, "attributes": {"zip": "98004", "state": "WA", "credit_tier": "good"}, "source": {"sub_id": "s1"}})
         }
         EventType::LeadSold => {
-            json!({"lead_id": lead, "sequence": 2, "vertical": "auto_insurance", "buyer_id": "acme", "price": "12.50", "buyer_lead_id": "acme-1042"})
+            json!({"sequence": 2, "buyer_id": "acme", "price": "12.50", "buyer_lead_id": "acme-1042", "pinged": 6, "bids": 4})
         }
-        EventType::LeadUnsold => {
-            json!({"lead_id": lead, "sequence": 2, "vertical": "auto_insurance", "reason": "no_bids"})
-        }
+        EventType::LeadUnsold => json!({"sequence": 2, "reason": "no_bids", "pinged": 6, "bids": 0}),
         EventType::LeadPostRejected => {
-            json!({"lead_id": lead, "sequence": 2, "buyer_id": "acme", "price": "12.50", "attempt": 1, "reason": "duplicate"})
+            json!({"sequence": 2, "buyer_id": "acme", "price": "12.50", "attempt": 1, "result": "rejected", "reason": "duplicate"})
         }
-        EventType::LeadInDoubt => json!({"lead_id": lead, "sequence": 2, "buyer_id": "acme", "price": "12.50"}),
-        EventType::LeadStatusChanged => {
-            json!({"lead_id": lead, "sequence": 3, "buyer_id": "acme", "status": "contacted"})
+        EventType::LeadInDoubt => {
+            json!({"sequence": 2, "buyer_id": "acme", "price": "12.50", "reason": "crash during post"})
         }
-        EventType::LeadReturned => {
-            json!({"lead_id": lead, "sequence": 4, "buyer_id": "acme", "reason_code": "invalid_phone"})
-        }
+        EventType::LeadStatusChanged => json!({"sequence": 3, "buyer_id": "acme", "status": "contacted"}),
+        EventType::LeadReturned => json!({"sequence": 4, "buyer_id": "acme", "reason_code": "invalid_phone"}),
         EventType::BuyerCapThresholdReached => json!({"buyer_id": "acme", "cap": "daily", "limit": 100, "used": 80}),
         EventType::BuyerCapReached => json!({"buyer_id": "acme", "cap": "daily", "limit": 100}),
         EventType::BuyerCircuitOpened => json!({"buyer_id": "acme", "consecutive_failures": 5}),
         EventType::BuyerCircuitClosed => json!({"buyer_id": "acme"}),
     };
-    match data {
-        Value::Object(map) => map,
+    let mut data = match (kind.as_str().starts_with("lead."), lead) {
+        (true, Value::Object(lead)) => lead,
         _ => serde_json::Map::new(),
+    };
+    if let Value::Object(extra) = extra {
+        data.extend(extra);
     }
+    data
 }
 
 #[cfg(test)]
