@@ -51,9 +51,13 @@ const STORE_BACKOFF: (Duration, Duration) = (Duration::from_millis(100), Duratio
 const WRITE_TRIES: u32 = 5;
 const WRITE_BACKOFF: Duration = Duration::from_millis(50);
 
-/// On shutdown, attempts in flight get their timeout plus this to finish and be recorded;
-/// the rest are abandoned (and sent again after the restart).
+/// On shutdown, attempts in flight get their timeout plus this to finish and be recorded, at
+/// most [`DRAIN_MAX`]; the rest are abandoned (and sent again after the restart: at least
+/// once, same event id).
 const DRAIN_SLACK: Duration = Duration::from_secs(2);
+
+/// A hanging endpoint must not hold a restart up for long: about the intake's default grace.
+const DRAIN_MAX: Duration = Duration::from_secs(5);
 
 /// Starts the dispatcher. It runs until `shutdown` is cancelled, then lets attempts in flight
 /// finish (bounded by the attempt timeout) and returns.
@@ -294,9 +298,9 @@ impl Dispatcher {
         Ok(Instant::now() + delay)
     }
 
-    /// Lets attempts in flight finish and be recorded, within their timeout plus slack.
+    /// Lets attempts in flight finish and be recorded, within their timeout plus slack (capped).
     async fn drain(&mut self) {
-        let grace = Duration::from_millis(self.settings.timeout_ms) + DRAIN_SLACK;
+        let grace = (Duration::from_millis(self.settings.timeout_ms) + DRAIN_SLACK).min(DRAIN_MAX);
         let attempts = &mut self.attempts;
         if tokio::time::timeout(grace, async { while attempts.join_next().await.is_some() {} }).await.is_err() {
             tracing::warn!(
