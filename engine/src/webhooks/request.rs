@@ -149,6 +149,42 @@ mod tests {
         format!("v1,{}", base64::engine::general_purpose::STANDARD.encode(mac.finalize().into_bytes()))
     }
 
+    /// The receiver's check from docs/webhooks.md, verbatim.
+    fn verify(secret: &str, id: &str, timestamp: &str, signatures: &str, body: &[u8], now_s: i64) -> bool {
+        use base64::{Engine as _, engine::general_purpose::STANDARD};
+        use hmac::{Hmac, KeyInit, Mac};
+        use subtle::ConstantTimeEq;
+
+        let Some(key) = secret.strip_prefix("whsec_").and_then(|k| STANDARD.decode(k).ok()) else { return false };
+        let Ok(ts) = timestamp.parse::<i64>() else { return false };
+        if (now_s - ts).abs() > 300 {
+            return false;
+        }
+        let Ok(mut mac) = Hmac::<sha2::Sha256>::new_from_slice(&key) else { return false };
+        mac.update(format!("{id}.{timestamp}.").as_bytes());
+        mac.update(body);
+        let expected = STANDARD.encode(mac.finalize().into_bytes());
+        signatures
+            .split(' ')
+            .filter_map(|s| s.strip_prefix("v1,"))
+            .any(|sig| bool::from(sig.as_bytes().ct_eq(expected.as_bytes())))
+    }
+
+    #[test]
+    fn the_documented_receiver_check_accepts_both_secrets_during_a_rotation() {
+        let body = br#"{"test": 2432232314}"#;
+        let rotating = subscription(&[SECRET, OLD_SECRET], Some(NOW + 1));
+        let prepared = prepare(&rotating, "msg_p5jXN8AQM9LWM0D4loKWxJek", body, 1_614_265_330, NOW).expect("prepared");
+        let signatures = header(&prepared, "webhook-signature");
+        for secret in [SECRET, OLD_SECRET] {
+            assert!(verify(secret, "msg_p5jXN8AQM9LWM0D4loKWxJek", "1614265330", signatures, body, 1_614_265_330));
+        }
+        let other = "whsec_BBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBB";
+        assert!(!verify(other, "msg_p5jXN8AQM9LWM0D4loKWxJek", "1614265330", signatures, body, 1_614_265_330));
+        assert!(!verify(SECRET, "msg_p5jXN8AQM9LWM0D4loKWxJek", "1614265330", signatures, b"{}", 1_614_265_330));
+        assert!(!verify(SECRET, "msg_p5jXN8AQM9LWM0D4loKWxJek", "1614265330", signatures, body, 1_614_265_330 + 301));
+    }
+
     fn header<'a>(prepared: &'a Prepared, name: &str) -> &'a str {
         prepared.headers.get(name).and_then(|v| v.to_str().ok()).expect("header present")
     }
