@@ -355,4 +355,55 @@ mod tests {
         assert_eq!(spec.render(b"not json"), b"not json");
         assert_eq!(spec.render(b"[1,2]"), b"[1,2]");
     }
+
+    mod properties {
+        use proptest::prelude::*;
+
+        use super::*;
+
+        /// Paths from a small vocabulary, so selections and renames often hit real fields.
+        fn path() -> impl Strategy<Value = String> {
+            prop::collection::vec(prop::sample::select(vec!["id", "type", "data", "price", "lead_id", "x"]), 1..4)
+                .prop_map(|segments| segments.join("."))
+        }
+
+        fn spec() -> impl Strategy<Value = Value> {
+            (
+                prop::option::of(prop::collection::vec(path(), 1..5)),
+                prop::collection::btree_map(path(), path(), 0..3),
+                prop::sample::select(vec!["nested", "flat"]),
+            )
+                .prop_map(|(fields, rename, layout)| {
+                    let mut spec = json!({"rename": rename, "layout": layout});
+                    if let Some(fields) = fields {
+                        spec["fields"] = json!(fields);
+                    }
+                    spec
+                })
+        }
+
+        proptest! {
+            #[test]
+            fn any_spec_renders_any_envelope_into_a_json_object(spec in spec(), price in any::<f64>(), junk in "\\PC{0,12}") {
+                let envelope = json!({"id": "evt_1", "type": junk, "data": {"price": price, "lead_id": {"x": [1, 2]}}});
+                if let Ok(spec) = PayloadSpec::from_value(&spec) {
+                    let out: Value = serde_json::from_slice(&spec.render(envelope.to_string().as_bytes())).expect("JSON");
+                    prop_assert!(out.is_object());
+                    if spec.layout == Layout::Flat {
+                        prop_assert!(out.as_object().expect("object").values().all(|v| !v.as_object().is_some_and(|o| !o.is_empty())));
+                    }
+                }
+            }
+
+            #[test]
+            fn arbitrary_settings_and_bodies_never_panic(text in r#"[{}\[\]",:0-9a-z_.\\ -]{0,120}"#, body in prop::collection::vec(any::<u8>(), 0..200)) {
+                if let Ok(value) = serde_json::from_str::<Value>(&text) {
+                    if let Ok(spec) = PayloadSpec::from_value(&value) {
+                        let _ = spec.render(&body);
+                        let _ = spec.render(text.as_bytes());
+                    }
+                }
+            }
+        }
+    }
 }

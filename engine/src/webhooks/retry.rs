@@ -261,4 +261,25 @@ mod tests {
             assert!(!alive.is_endpoint_failure(), "{alive:?}");
         }
     }
+
+    proptest::proptest! {
+        #[test]
+        fn any_outcome_gives_a_decision_and_retries_never_go_back_in_time(
+            schedule in proptest::collection::vec(0u64..100_000_000, 1..20),
+            attempts in proptest::prelude::any::<u32>(),
+            status in 100u16..1000,
+            retry_after in proptest::option::of(proptest::prelude::any::<u64>()),
+            now in 0i64..4_000_000_000_000,
+            jitter in proptest::prelude::any::<f64>(),
+            header in "\\PC{0,40}",
+        ) {
+            for outcome in [Outcome::Status(status), Outcome::Timeout, Outcome::Connection] {
+                if let NextStep::Retry { at } = decide(&schedule, attempts, outcome, retry_after, now, jitter).next {
+                    proptest::prop_assert!(at >= now);
+                    proptest::prop_assert!(at - now <= (100_000_000f64 * 1.1) as i64 + MAX_RETRY_AFTER_MS as i64);
+                }
+            }
+            let _ = parse_retry_after(&header, now);
+        }
+    }
 }

@@ -147,4 +147,16 @@ mod tests {
         assert_eq!(field(Query::parse(Some("a=1"), &[])), Some("a".into()));
         assert!(Query::parse(Some(&"a".repeat(MAX_QUERY_LEN + 1)), &["a"]).is_err());
     }
+
+    proptest::proptest! {
+        #[test]
+        fn arbitrary_query_strings_are_answers_not_panics(query in "\\PC{0,80}", raw in "[%a-z0-9=&+]{0,40}") {
+            for text in [query.as_str(), raw.as_str()] {
+                if let Ok(q) = Query::parse(Some(text), &["cursor", "limit", "since"]) {
+                    let _ = q.page();
+                    let _ = q.time("since");
+                }
+            }
+        }
+    }
 }
