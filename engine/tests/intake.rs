@@ -311,7 +311,9 @@ async fn publishers_can_use_http2_cleartext() {
 async fn invariant_8_a_stalled_record_consumer_never_delays_an_answer() {
     let fake = FakeBuyers::start(&[("acme", Behavior::bid("\"5.00\""))]).await;
     let config = engine::config::Config::from_toml(&config(&fake.buyer_toml("acme", ""))).unwrap();
-    let (app, records) = engine::build(&config, engine::transport::HttpTransport::new(), 1);
+    let dir = tempfile::tempdir().unwrap();
+    let store = engine::store::sqlite::SqliteStore::open(&dir.path().join("engine.db"), Default::default()).unwrap();
+    let (app, records) = engine::build(&config, engine::transport::HttpTransport::new(), 1, std::sync::Arc::new(store));
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
