@@ -152,7 +152,8 @@ fn commit(conn: &mut Connection, batch: &mut Vec<Job>, items: usize, shared: &Sh
         // (busy sending, or between its query and its `notified().await`), so its next wait
         // returns at once: a wake-up is never lost. `notify_waiters` would drop it, and the
         // new deliveries would wait for the dispatcher's next timer. Permits do not stack:
-        // many commits while it is busy cost it one extra query, not one per commit.
+        // many commits while it is busy cost it one extra query, not one per commit. It wakes
+        // one waiter: the store has one dispatcher.
         shared.deliveries_changed.notify_one();
     }
     for (job, outcome) in batch.drain(..).zip(outcomes) {
