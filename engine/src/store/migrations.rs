@@ -46,17 +46,21 @@ CREATE TABLE auctions (
 ) STRICT;
 CREATE INDEX auctions_by_status ON auctions(status);
 
+-- WITHOUT ROWID (here and below, for small rows keyed by their lead): one b-tree per table,
+-- clustered by lead, instead of a table and an index to update on every insert.
 CREATE TABLE pings (
     lead_id       TEXT NOT NULL REFERENCES leads(id),
+    -- 0, 1, ... in the order the auction listed them.
+    position      INTEGER NOT NULL,
     buyer_id      TEXT NOT NULL,
     ping_id       TEXT NOT NULL,
     result        TEXT NOT NULL,
     price_micros  INTEGER,
     bid_id        TEXT,
     reason        TEXT,
-    latency_us    INTEGER
-) STRICT;
-CREATE INDEX pings_by_lead ON pings(lead_id);
+    latency_us    INTEGER,
+    PRIMARY KEY (lead_id, position)
+) STRICT, WITHOUT ROWID;
 
 CREATE TABLE post_attempts (
     lead_id       TEXT NOT NULL REFERENCES leads(id),
@@ -72,7 +76,7 @@ CREATE TABLE post_attempts (
     -- NULL when the post was recorded only at the auction's end (no PostStarted).
     started_at    INTEGER,
     PRIMARY KEY (lead_id, attempt)
-) STRICT;
+) STRICT, WITHOUT ROWID;
 
 -- The outbox. `seq` (the rowid) is the order events were written in.
 CREATE TABLE events (
@@ -147,7 +151,7 @@ CREATE TABLE idempotency_keys (
     answer        BLOB,
     created_at    INTEGER NOT NULL,
     PRIMARY KEY (publisher_id, key)
-) STRICT;
+) STRICT, WITHOUT ROWID;
 CREATE INDEX idempotency_by_time ON idempotency_keys(created_at);
 CREATE INDEX idempotency_by_lead ON idempotency_keys(lead_id);
 "#;

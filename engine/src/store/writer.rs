@@ -134,6 +134,7 @@ fn commit(conn: &mut Connection, batch: &mut Vec<Job>, items: usize, shared: &Sh
     let (outcomes, wake) = match execute(conn, batch) {
         Ok(done) => done,
         Err(err) => {
+            tracing::error!(error = %err, jobs = batch.len(), "store batch failed; nothing of it committed");
             for job in batch.drain(..) {
                 job.answer(Err(err.clone()));
             }
@@ -151,7 +152,8 @@ fn commit(conn: &mut Connection, batch: &mut Vec<Job>, items: usize, shared: &Sh
         // (busy sending, or between its query and its `notified().await`), so its next wait
         // returns at once: a wake-up is never lost. `notify_waiters` would drop it, and the
         // new deliveries would wait for the dispatcher's next timer. Permits do not stack:
-        // many commits while it is busy cost it one extra query, not one per commit.
+        // many commits while it is busy cost it one extra query, not one per commit. It wakes
+        // one waiter: the store has one dispatcher.
         shared.deliveries_changed.notify_one();
     }
     for (job, outcome) in batch.drain(..).zip(outcomes) {
@@ -163,7 +165,7 @@ fn commit(conn: &mut Connection, batch: &mut Vec<Job>, items: usize, shared: &Sh
 /// created deliveries or made some due. An `Err` means nothing of the batch committed.
 #[allow(clippy::type_complexity)]
 fn execute(conn: &mut Connection, batch: &mut [Job]) -> Result<(Vec<Result<Done, StoreError>>, bool), StoreError> {
-    let mut tx = conn
+    let tx = conn
         .transaction_with_behavior(TransactionBehavior::Immediate)
         .map_err(|e| StoreError::Backend(format!("begin: {e}")))?;
     let mut outcomes = Vec::with_capacity(batch.len());
@@ -171,29 +173,38 @@ fn execute(conn: &mut Connection, batch: &mut [Job]) -> Result<(Vec<Result<Done,
     for job in batch.iter_mut() {
         // The work is taken (its writes are consumed); the reply stays for `answer`.
         let work = std::mem::replace(&mut job.work, Work::Writes(Vec::new()));
-        let savepoint = tx.savepoint().map_err(|e| StoreError::Backend(format!("savepoint: {e}")))?;
+        // Savepoints by cached statements: parsed once per connection, not once per job.
+        step(&tx, "SAVEPOINT job")?;
         let mut job_wake = false;
-        match writes::apply(&savepoint, work, &mut job_wake) {
+        match writes::apply(&tx, work, &mut job_wake) {
             Ok(done) => {
-                savepoint.commit().map_err(|e| StoreError::Backend(format!("release savepoint: {e}")))?;
+                step(&tx, "RELEASE job")?;
                 wake |= job_wake;
                 outcomes.push(Ok(done));
             }
             Err(err) => {
-                // Back to where the job started (ROLLBACK TO, then RELEASE).
-                let undone = savepoint.finish();
+                // Back to where the job started.
+                let undone = step(&tx, "ROLLBACK TO job").and_then(|()| step(&tx, "RELEASE job"));
                 // Some errors (disk full, I/O) make SQLite roll back the whole transaction:
                 // then the jobs before this one are gone too, and the batch has failed.
                 if tx.is_autocommit() {
                     return Err(StoreError::Backend(format!("transaction aborted: {err}")));
                 }
-                undone.map_err(|e| StoreError::Backend(format!("rollback to savepoint: {e}")))?;
+                undone?;
                 outcomes.push(Err(err));
             }
         }
     }
     tx.commit().map_err(|e| StoreError::Backend(format!("commit: {e}")))?;
     Ok((outcomes, wake))
+}
+
+/// Runs one statement that returns no rows, from the connection's statement cache.
+fn step(conn: &Connection, sql: &str) -> Result<(), StoreError> {
+    conn.prepare_cached(sql)
+        .and_then(|mut stmt| stmt.execute([]))
+        .map(drop)
+        .map_err(|e| StoreError::Backend(format!("{sql}: {e}")))
 }
 
 #[cfg(test)]

@@ -91,7 +91,7 @@ fn pings(conn: &Connection, lead_id: &str) -> Result<Vec<PingRow>, StoreError> {
     let mut stmt = conn
         .prepare_cached(
             "SELECT buyer_id, ping_id, result, price_micros, bid_id, reason, latency_us FROM pings \
-             WHERE lead_id = ?1 ORDER BY rowid",
+             WHERE lead_id = ?1 ORDER BY position",
         )
         .context("lead pings")?;
     let mut rows = stmt.query(params![lead_id]).context("lead pings")?;

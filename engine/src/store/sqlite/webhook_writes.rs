@@ -3,7 +3,10 @@
 //!
 //! Deleting a subscription deletes its deliveries and their attempts with it (the foreign
 //! keys cascade): the delivery log is read per subscription, so that history could no longer
-//! be shown, and a subscription created again under the same id starts clean.
+//! be shown, and a subscription created again under the same id starts clean. The price: the
+//! deletion runs in the writer, in time proportional to that history, and other commits wait
+//! for it; until deliveries have a retention sweep, deleting a subscription with millions of
+//! deliveries is a maintenance-window operation.
 
 use rusqlite::{Connection, params};
 

@@ -121,13 +121,23 @@ fn auction_finished(conn: &Connection, done: AuctionFinished, wake: &mut bool) -
     }
     let mut ping = conn
         .prepare_cached(
-            "INSERT INTO pings (lead_id, buyer_id, ping_id, result, price_micros, bid_id, reason, latency_us) \
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+            "INSERT INTO pings (lead_id, position, buyer_id, ping_id, result, price_micros, bid_id, reason, latency_us) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
         )
         .context("insert ping")?;
-    for p in &done.pings {
+    for (position, p) in (0_i64..).zip(&done.pings) {
         rows += ping
-            .execute(params![done.lead_id, p.buyer_id, p.ping_id, p.result, p.price, p.bid_id, p.reason, p.latency_us])
+            .execute(params![
+                done.lead_id,
+                position,
+                p.buyer_id,
+                p.ping_id,
+                p.result,
+                p.price,
+                p.bid_id,
+                p.reason,
+                p.latency_us
+            ])
             .context("insert ping")?;
     }
     let mut post = conn

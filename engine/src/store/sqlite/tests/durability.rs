@@ -33,6 +33,62 @@ async fn reopening_keeps_every_committed_row() {
     assert_eq!(keys[0].answer, Some(answer("ld_1", "sold")));
 }
 
+/// Set in the child process of [`committed_writes_survive_kill_9`]: the store's path.
+const KILL_CHILD: &str = "ENGINE_STORE_KILL_CHILD";
+
+/// The child: commits a lead and a post start, says so, then writes leads until it is killed.
+fn kill_child(path: &str) {
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
+    runtime.block_on(async {
+        let store = SqliteStore::open(std::path::Path::new(path), SqliteOptions::default()).expect("open");
+        commit(&store, vec![lead_received("ld_sent", Some("order-1"), T0)]).await;
+        commit(&store, vec![post_started("ld_sent", 1, "b0", T0 + 1)]).await;
+        println!("COMMITTED");
+        for i in 0.. {
+            commit(&store, vec![lead_received(&format!("ld_more_{i}"), None, T0 + 2)]).await;
+        }
+    });
+}
+
+#[test]
+fn committed_writes_survive_kill_9() {
+    use std::io::BufRead;
+    if let Ok(path) = std::env::var(KILL_CHILD) {
+        return kill_child(&path);
+    }
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = db_path(&dir);
+    let mut child = std::process::Command::new(std::env::current_exe().expect("test binary"))
+        .args(["--exact", "store::sqlite::tests::durability::committed_writes_survive_kill_9", "--nocapture"])
+        .env(KILL_CHILD, &path)
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("child");
+    let stdout = child.stdout.take().expect("stdout");
+    let said = std::io::BufReader::new(stdout).lines().map_while(Result::ok).any(|line| line == "COMMITTED");
+    assert!(said, "the child never committed");
+    std::thread::sleep(std::time::Duration::from_millis(50));
+    child.kill().expect("SIGKILL");
+    child.wait().expect("reaped");
+
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
+    runtime.block_on(async {
+        let store = SqliteStore::open(&path, SqliteOptions::default()).expect("reopen after kill -9");
+        let recovery = store.recover(T0 + 60_000).await.expect("recover");
+        assert_eq!(recovery.in_doubt, ["ld_sent"], "the post in flight is in doubt, never lost");
+        let lead = store.lead("ld_sent").await.expect("read").expect("acknowledged lead kept");
+        assert_eq!(lead.lead_json, lead_json("ld_sent"));
+        // Whatever else made it is whole: every lead has its auction and its event.
+        let conn = rusqlite::Connection::open(&path).expect("raw open");
+        let count = |sql: &str| -> i64 { conn.query_row(sql, [], |r| r.get(0)).expect("count") };
+        let leads = count("SELECT count(*) FROM leads");
+        assert!(leads >= 1);
+        assert_eq!(count("SELECT count(*) FROM auctions"), leads);
+        assert_eq!(count("SELECT count(*) FROM events WHERE type = 'lead.received'"), leads);
+        assert_eq!(count("SELECT count(*) FROM auctions WHERE status = 'running'"), 0, "recovery closed them all");
+    });
+}
+
 #[tokio::test]
 async fn dropping_the_store_commits_what_is_queued() {
     let dir = tempfile::tempdir().expect("tempdir");
