@@ -86,3 +86,19 @@ async fn invariant_4_an_idempotent_retry_after_a_restart_replays_without_a_secon
     assert_eq!((other_body.status.as_u16(), other_body.code()), (409, "idempotency_key_reused".to_owned()));
     engine.stop().await.unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_key_reused_after_its_ttl_runs_a_new_auction() {
+    let fake = FakeBuyers::start(&[("acme", Behavior::bid("\"7.25\""))]).await;
+    let engine =
+        Engine::start(&config(&format!("[intake]\nidempotency_ttl_s = 1\n{}", fake.buyer_toml("acme", "")))).await;
+    let first = engine.lead_with(LEAD, &[("idempotency-key", "order-9")]).await;
+    assert_eq!(first.status, 200);
+    // The TTL is the condition under test: wait it out.
+    tokio::time::sleep(Duration::from_millis(1_100)).await;
+    let again = engine.lead_with(LEAD, &[("idempotency-key", "order-9")]).await;
+    assert_eq!(again.status, 200, "the stored key is replaced, not a conflict: {:?}", again.body);
+    assert_ne!(again.json()["lead_id"], first.json()["lead_id"], "a new auction");
+    assert_eq!(fake.pings().len(), 2);
+    engine.stop().await.unwrap();
+}

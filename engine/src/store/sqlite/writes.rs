@@ -64,8 +64,12 @@ fn lead_received(conn: &Connection, lead: LeadReceived, wake: &mut bool) -> Resu
     if let Some(key) = &lead.idempotency {
         rows += conn
             .prepare_cached(
+                // A key seen before is only claimed again once its TTL ran out (the cache decides),
+                // so the old row is replaced.
                 "INSERT INTO idempotency_keys (publisher_id, key, fingerprint, lead_id, answer, created_at) \
-                 VALUES (?1, ?2, ?3, ?4, NULL, ?5)",
+                 VALUES (?1, ?2, ?3, ?4, NULL, ?5) \
+                 ON CONFLICT (publisher_id, key) DO UPDATE SET fingerprint = excluded.fingerprint, \
+                 lead_id = excluded.lead_id, answer = NULL, created_at = excluded.created_at",
             )
             .context("insert idempotency key")?
             .execute(params![key.publisher_id, key.key, &key.fingerprint[..], lead.lead_id, lead.received_at])
