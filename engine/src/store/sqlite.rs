@@ -29,6 +29,7 @@ use parking_lot::Mutex;
 use rusqlite::{Connection, OpenFlags};
 use tokio::sync::{Notify, oneshot};
 
+use super::checkpointer::Checkpointer;
 use super::migrations;
 use super::writer::{self, Batching, Job, Reply, Shared, Work};
 use super::{
@@ -115,6 +116,8 @@ pub struct SqliteStore {
     writer: Option<JoinHandle<()>>,
     shared: Arc<Shared>,
     readers: Arc<Readers>,
+    /// Dropped last, after the writer: a final checkpoint.
+    _checkpointer: Checkpointer,
 }
 
 impl fmt::Debug for SqliteStore {
@@ -157,7 +160,10 @@ impl SqliteStore {
         // After a burst, a checkpoint truncates the WAL back to this size instead of leaving it
         // at its largest.
         conn.pragma_update(None, "journal_size_limit", WAL_SIZE_LIMIT).context("journal_size_limit")?;
+        // Checkpoints run on their own thread (see `checkpointer`), never inside a commit.
+        conn.pragma_update(None, "wal_autocheckpoint", 0).context("wal_autocheckpoint")?;
         migrations::migrate(&mut conn)?;
+        let checkpointer = Checkpointer::start(path, options.busy_timeout)?;
 
         let readers = Arc::new(Readers::open(path, &options)?);
         let (jobs, queue) = crossbeam_channel::bounded(options.queue_capacity.max(1));
@@ -173,7 +179,15 @@ impl SqliteStore {
                 writer::run(conn, queue, batching, writer_shared);
             })
             .context("starting the writer thread")?;
-        Ok(SqliteStore { path: path.to_owned(), jobs: Some(jobs), writer_done, writer: Some(writer), shared, readers })
+        Ok(SqliteStore {
+            path: path.to_owned(),
+            jobs: Some(jobs),
+            writer_done,
+            writer: Some(writer),
+            shared,
+            readers,
+            _checkpointer: checkpointer,
+        })
     }
 
     /// Transactions committed so far (each holds one or more queued writes).
