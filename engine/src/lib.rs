@@ -88,10 +88,15 @@ impl<T: Transport> Engine<T> {
     /// Opens the store at `config.store`, closes auctions a crash interrupted, restores the
     /// idempotency keys still within their TTL, and builds the app.
     pub async fn start(config: &Config, transport: T) -> std::io::Result<Engine<T>> {
-        let store: Arc<dyn Store> = Arc::new(
-            store::sqlite::SqliteStore::open(&config.store, store::sqlite::SqliteOptions::default())
-                .map_err(|e| std::io::Error::other(format!("store {}: {e}", config.store.display())))?,
-        );
+        // Opening runs migrations: file I/O, off the runtime's threads.
+        let path = config.store.clone();
+        let opened = tokio::task::spawn_blocking(move || {
+            store::sqlite::SqliteStore::open(&path, store::sqlite::SqliteOptions::default())
+        })
+        .await
+        .map_err(std::io::Error::other)?;
+        let store: Arc<dyn Store> =
+            Arc::new(opened.map_err(|e| std::io::Error::other(format!("store {}: {e}", config.store.display())))?);
         Engine::start_with_store(config, transport, store).await
     }
 
@@ -157,7 +162,7 @@ async fn restore_idempotency<T>(intake: &Intake<T>, store: &dyn Store, ttl_s: u6
         let (Some(answer), Some(publisher)) = (stored.answer, intake.keys.by_id(&stored.key.publisher_id)) else {
             continue;
         };
-        let age = Duration::from_millis(u64::try_from(now - stored.created_at).unwrap_or(0));
+        let age = Duration::from_millis(u64::try_from(now.saturating_sub(stored.created_at)).unwrap_or(0));
         intake.idempotency.restore(publisher.index, stored.key.key.into(), stored.key.fingerprint, answer, age);
     }
     Ok(())

@@ -52,17 +52,25 @@ async fn invariant_6_the_lead_is_stored_before_any_ping_and_the_outcome_before_t
     assert_eq!(during, Some(("running".to_owned(), true)), "stored with its contact data before the ping");
     assert_eq!(answer.status, 200);
     let lead_id = answer.json()["lead_id"].as_str().unwrap().to_owned();
-    // The answer is out: the outcome and its events are already committed.
-    let stored = open(&path).lead(&lead_id).await.unwrap().unwrap();
-    assert_eq!(
-        (stored.status.as_str(), stored.buyer_id.as_deref(), stored.price),
-        ("sold", Some("acme"), Some(7_250_000))
-    );
+    // The answer is out: the outcome is already committed (read from the file while the
+    // engine still holds the store).
+    let db = rusqlite::Connection::open(&path).unwrap();
+    let (status, buyer, price, stored_answer): (String, String, i64, Vec<u8>) = db
+        .query_row("SELECT status, buyer_id, price_micros, answer FROM auctions WHERE lead_id = ?1", [&lead_id], |r| {
+            Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
+        })
+        .unwrap();
+    assert_eq!((status.as_str(), buyer.as_str(), price), ("sold", "acme", 7_250_000));
+    assert_eq!(stored_answer, answer.body.to_vec(), "the answer given is the answer stored");
+    engine.stop().await.unwrap();
+    let store = open(&path);
+    let stored = store.lead(&lead_id).await.unwrap().unwrap();
     let events: Vec<(&str, i64)> = stored.events.iter().map(|(_, kind, seq)| (kind.as_str(), *seq)).collect();
     assert_eq!(events, [("lead.received", 1), ("lead.sold", 2)]);
     assert_eq!(stored.pings.len(), 1);
-    assert_eq!(stored.answer.as_deref(), Some(&answer.body[..]), "the answer given is the answer stored");
-    engine.stop().await.unwrap();
+    // One engine per store: a second one is refused while the first holds it.
+    let second = SqliteStore::open(&path, SqliteOptions::default()).err().map(|e| e.to_string());
+    assert!(second.as_deref().is_some_and(|e| e.contains("in use by another engine")), "{second:?}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

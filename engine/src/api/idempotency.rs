@@ -175,6 +175,11 @@ pub struct Running {
 }
 
 impl Running {
+    /// The key claimed.
+    pub fn key(&self) -> &str {
+        self.key.as_ref().map_or("", |(_, key)| key)
+    }
+
     /// Stores the answer and wakes every retry waiting for it.
     pub fn complete(mut self, answer: Bytes) {
         if let Some(key) = self.key.take() {

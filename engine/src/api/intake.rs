@@ -64,10 +64,11 @@ impl<T: Transport> Intake<T> {
             None => None,
             Some(key) => {
                 let fingerprint = idempotency::fingerprint(&body);
-                let stored =
-                    IdempotencyKey { publisher_id: publisher.id.to_string(), key: key.to_string(), fingerprint };
                 match self.idempotency.claim(publisher.index, key, fingerprint)? {
-                    Claim::Fresh(running) => Some((running, stored)),
+                    Claim::Fresh(running) => {
+                        let key = running.key().to_owned();
+                        Some((running, IdempotencyKey { publisher_id: publisher.id.to_string(), key, fingerprint }))
+                    }
                     Claim::Replay(answer) => return Ok(replayed(answer)),
                     Claim::Wait(answer) => return Ok(replayed(idempotency::wait(answer).await?)),
                 }
@@ -106,10 +107,12 @@ impl<T: Transport> Intake<T> {
             in_flight.increment(1.0);
             let record = auctioneer.run(&registry, &lead, Arc::clone(&lead_id), started).await;
             in_flight.decrement(1.0);
-            drop(permit);
             // Serializing the answer struct cannot fail.
             let answer = Bytes::from(serde_json::to_vec(&record.answer()).unwrap_or_default());
             let stored = journal.write(vec![journal::finished(&record, &publisher.id, &lead, answer.clone())]).await;
+            // The slot is held until the outcome is stored: the store's queue keeps room for
+            // one write per running auction, and this bounds how many there are.
+            drop(permit);
             // The auction ran: a retry must get its outcome, never a second auction.
             if let Some(running) = running {
                 running.complete(answer.clone());

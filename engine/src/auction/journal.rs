@@ -35,17 +35,27 @@ impl Journal {
         Journal { store, durability }
     }
 
-    /// Queues `writes`; in strict mode, waits until they are durable.
+    /// Queues `writes`; in strict mode, waits until they are durable. In relaxed mode the
+    /// commit is watched off the path, and a failure is logged and counted.
     pub async fn write(&self, writes: Vec<Write>) -> Result<(), StoreError> {
         let commit = self.store.write(writes)?;
-        if self.durability == Durability::Strict {
-            commit.await?;
+        match self.durability {
+            Durability::Strict => commit.await.map(drop),
+            Durability::Relaxed => {
+                tokio::spawn(async move {
+                    if let Err(error) = commit.await {
+                        metrics::counter!("store_relaxed_write_failures_total").increment(1);
+                        tracing::error!(%error, "a relaxed write was not stored");
+                    }
+                });
+                Ok(())
+            }
         }
-        Ok(())
     }
 
-    /// Records that post `attempt` of `lead_id` is about to leave; the post must not be sent
-    /// if this fails.
+    /// Records that post `attempt` of `lead_id` is about to leave, and waits until it is
+    /// durable whatever the durability setting (a crash after the PII left must be found as
+    /// `in_doubt`); the post must not be sent if this fails.
     pub async fn post_starting(
         &self,
         lead_id: &str,
@@ -62,12 +72,7 @@ impl Journal {
             price: price.0,
             at: now_ms(),
         };
-        self.write(vec![Write::PostStarted(started)]).await
-    }
-
-    /// The store.
-    pub fn store(&self) -> &Arc<dyn Store> {
-        &self.store
+        self.store.write(vec![Write::PostStarted(started)])?.await.map(drop)
     }
 }
 
@@ -103,11 +108,10 @@ pub fn received(lead_id: &str, publisher_id: &str, lead: &Lead, idempotency: Opt
     };
     // Serializing plain structs into a Vec cannot fail.
     let lead_json = Bytes::from(serde_json::to_vec(&stored).unwrap_or_default());
+    // Attributes are screened for contact data at intake; `source` (sub ids, UTM tags) is not,
+    // so it stays out of events.
     let mut data = lead_data(lead_id, publisher_id, lead);
     data.insert("attributes".into(), serde_json::to_value(&lead.attributes).unwrap_or(Value::Null));
-    if let Some(source) = &lead.source {
-        data.insert("source".into(), serde_json::to_value(source).unwrap_or(Value::Null));
-    }
     Write::LeadReceived(Box::new(LeadReceived {
         lead_id: lead_id.to_owned(),
         publisher_id: publisher_id.to_owned(),

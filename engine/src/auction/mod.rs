@@ -55,11 +55,6 @@ impl<T: Transport> Auctioneer<T> {
         self
     }
 
-    /// Where post intents are written, if anywhere.
-    pub fn journal(&self) -> Option<&Journal> {
-        self.journal.as_ref()
-    }
-
     /// Auctions one validated lead. `start` is when intake began, so the budget and the
     /// reported total include parsing and validation.
     pub async fn run(&self, registry: &Registry, lead: &Lead, lead_id: Arc<str>, start: Instant) -> AuctionRecord {

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use tokio::time::{Instant, timeout};
 
 use super::Auctioneer;
-use super::cascade::{Cascade, Step};
+use super::cascade::{Cascade, MIN_POST_BUDGET, Step};
 use super::rank::Candidate;
 use super::record::{PingRecord, PingResult, PostRecord, PostResult, Sale};
 use crate::protocol::ids;
@@ -38,14 +38,24 @@ impl<T: Transport> Auctioneer<T> {
             if let Some(journal) = journal {
                 let attempt = posts.len() as u32 + 1;
                 let writing = Instant::now();
-                if let Err(error) =
-                    journal.post_starting(lead_id, attempt, &ping.buyer.id, &ping.ping_id, candidate.price).await
-                {
-                    tracing::error!(lead_id, %error, "post not sent: its intent could not be stored");
+                let intent = journal.post_starting(lead_id, attempt, &ping.buyer.id, &ping.ping_id, candidate.price);
+                match timeout(limit, intent).await {
+                    Ok(Ok(())) => {}
+                    Ok(Err(error)) => {
+                        tracing::error!(lead_id, %error, "post not sent: its intent could not be stored");
+                        break;
+                    }
+                    Err(_) => {
+                        tracing::error!(lead_id, "post not sent: storing its intent took the post's whole time");
+                        break;
+                    }
+                }
+                // The commit wait comes out of this post's time, so the budget still holds; a
+                // post left with too little time is not sent.
+                limit = limit.saturating_sub(writing.elapsed());
+                if limit < MIN_POST_BUDGET {
                     break;
                 }
-                // The commit wait comes out of this post's time, so the budget still holds.
-                limit = limit.saturating_sub(writing.elapsed());
             }
             let bid_id = match &ping.result {
                 PingResult::Bid { bid_id, .. } => bid_id.as_deref(),

@@ -44,7 +44,9 @@ CREATE TABLE auctions (
     -- The publisher's answer (JSON), once there is one.
     answer        BLOB
 ) STRICT;
-CREATE INDEX auctions_by_status ON auctions(status);
+-- Only recovery looks auctions up by status, and only for running ones: a partial index
+-- costs nothing once an auction is closed.
+CREATE INDEX auctions_running ON auctions(lead_id) WHERE status = 'running';
 
 -- WITHOUT ROWID (here and below, for small rows keyed by their lead): one b-tree per table,
 -- clustered by lead, instead of a table and an index to update on every insert.

@@ -63,7 +63,8 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
     /// [`Recovery`]) and returns what it did.
     fn recover(&self, now: UnixMs) -> StoreFuture<'_, Recovery>;
 
-    /// Idempotency keys created at or after `since` (restored into the cache at start).
+    /// Answered idempotency keys created at or after `since`, newest first (restored into the
+    /// cache at start; when the cache fills, the newest, likeliest to be retried, are kept).
     fn idempotency_keys(&self, since: UnixMs) -> StoreFuture<'_, Vec<StoredIdempotency>>;
 
     /// One lead with its auction, for tests and (later) the lead API.
@@ -133,8 +134,8 @@ pub enum Write {
     },
 }
 
-/// [`Write::LeadReceived`].
-#[derive(Debug, Clone)]
+/// [`Write::LeadReceived`]. Its `Debug` leaves the lead (PII) out.
+#[derive(Clone)]
 pub struct LeadReceived {
     /// `ld_...`.
     pub lead_id: String,
@@ -329,8 +330,8 @@ pub struct DueDelivery {
     pub envelope: Bytes,
 }
 
-/// A webhook subscription.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+/// A webhook subscription. Its `Debug` leaves the secrets and header values out.
+#[derive(Clone, PartialEq, Serialize)]
 pub struct Subscription {
     /// Id.
     pub id: String,
@@ -438,8 +439,8 @@ pub struct Recovery {
     pub in_doubt: Vec<String>,
 }
 
-/// A stored lead with its auction.
-#[derive(Debug, Clone)]
+/// A stored lead with its auction. Its `Debug` leaves the lead (PII) out.
+#[derive(Clone)]
 pub struct StoredLead {
     /// `ld_...`.
     pub lead_id: String,
@@ -475,6 +476,41 @@ pub struct StoredPost {
     /// `sending` (only between start and finish), `accepted`, `rejected`, `timeout`,
     /// `failed`, `in_doubt`.
     pub result: String,
+}
+
+impl std::fmt::Debug for LeadReceived {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LeadReceived")
+            .field("lead_id", &self.lead_id)
+            .field("publisher_id", &self.publisher_id)
+            .field("vertical", &self.vertical)
+            .field("lead_json", &format_args!("<{} bytes of PII>", self.lead_json.len()))
+            .finish_non_exhaustive()
+    }
+}
+
+impl std::fmt::Debug for StoredLead {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StoredLead")
+            .field("lead_id", &self.lead_id)
+            .field("status", &self.status)
+            .field("buyer_id", &self.buyer_id)
+            .field("lead_json", &format_args!("<{} bytes of PII>", self.lead_json.len()))
+            .finish_non_exhaustive()
+    }
+}
+
+impl std::fmt::Debug for Subscription {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Subscription")
+            .field("id", &self.id)
+            .field("url", &self.url)
+            .field("events", &self.events)
+            .field("secrets", &format_args!("<{} redacted>", self.secrets.len()))
+            .field("headers", &self.headers.iter().map(|(name, _)| name).collect::<Vec<_>>())
+            .field("enabled", &self.enabled)
+            .finish_non_exhaustive()
+    }
 }
 
 /// A queued write's completion: resolves to the number of rows the writes changed once the

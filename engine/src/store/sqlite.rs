@@ -37,10 +37,14 @@ use super::{
     StoredIdempotency, StoredLead, Subscription, UnixMs, Write,
 };
 
-/// Writes queued before [`Store::write`] answers `Busy`: about a second of intake at a few
-/// thousand leads per second (two or three writes each). Past that the disk is not keeping up,
-/// and a fast 503 is better than a queue that grows memory and latency without bound.
-pub const DEFAULT_QUEUE_CAPACITY: usize = 16_384;
+/// Jobs queued before [`Store::write`] answers `Busy`: several seconds of intake at a few
+/// thousand leads per second (three jobs each). Past that the disk is not keeping up, and a
+/// fast 503 is better than a queue that grows memory and latency without bound. A new lead
+/// (`LeadReceived`) is refused once the queue is half full: the other half is kept for the
+/// writes of auctions already running (a post intent, an outcome), which must never be
+/// refused for room; intake runs at most `max_in_flight` (10,000 by default) auctions, each
+/// with at most one such write queued.
+pub const DEFAULT_QUEUE_CAPACITY: usize = 32_768;
 
 /// Writes per transaction at most. Bounds how long one commit holds the writer (and so the
 /// wait of the batch's first write) to a few milliseconds, while 64 concurrent auctions'
@@ -116,8 +120,10 @@ pub struct SqliteStore {
     writer: Option<JoinHandle<()>>,
     shared: Arc<Shared>,
     readers: Arc<Readers>,
-    /// Dropped last, after the writer: a final checkpoint.
+    /// Dropped after the writer: a final checkpoint.
     _checkpointer: Checkpointer,
+    /// The exclusive lock on `<store>.lock`, released last.
+    _lock: std::fs::File,
 }
 
 impl fmt::Debug for SqliteStore {
@@ -137,6 +143,7 @@ impl SqliteStore {
         if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
             std::fs::create_dir_all(parent).context(&format!("creating {}", parent.display()))?;
         }
+        let lock = lock(path)?;
         let mut conn = Connection::open(path).context(&format!("opening {}", path.display()))?;
         conn.busy_timeout(options.busy_timeout).context("busy_timeout")?;
         conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
@@ -187,6 +194,7 @@ impl SqliteStore {
             shared,
             readers,
             _checkpointer: checkpointer,
+            _lock: lock,
         })
     }
 
@@ -224,6 +232,28 @@ impl SqliteStore {
     }
 }
 
+/// Takes the exclusive lock on `<path>.lock`: one engine per store. A second one (a
+/// misconfigured node, a restart overlapping the old process) would run recovery and close the
+/// first one's running auctions. The operating system releases the lock when the process
+/// ends, `kill -9` included.
+fn lock(path: &Path) -> Result<std::fs::File, StoreError> {
+    let lock_path = PathBuf::from(format!("{}.lock", path.display()));
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&lock_path)
+        .context(&format!("opening {}", lock_path.display()))?;
+    file.try_lock().map_err(|_| {
+        StoreError::Backend(format!(
+            "{} is in use by another engine (its lock {} is held)",
+            path.display(),
+            lock_path.display()
+        ))
+    })?;
+    Ok(file)
+}
+
 impl Drop for SqliteStore {
     /// Closes the queue, lets the writer commit what is queued, and waits for it (bounded).
     fn drop(&mut self) {
@@ -243,6 +273,13 @@ impl Drop for SqliteStore {
 
 impl Store for SqliteStore {
     fn write(&self, writes: Vec<Write>) -> Result<Commit, StoreError> {
+        // New leads get half the queue; the rest is kept for running auctions' writes.
+        if writes.iter().any(|w| matches!(w, Write::LeadReceived(_)))
+            && let Some(jobs) = &self.jobs
+            && jobs.len() >= jobs.capacity().unwrap_or(usize::MAX) / 2
+        {
+            return Err(StoreError::Busy(jobs.len()));
+        }
         let (reply, commit) = oneshot::channel();
         self.submit(Job { work: Work::Writes(writes), reply: Reply::Rows(reply) })?;
         Ok(Commit::new(commit))

@@ -23,7 +23,7 @@ pub(super) fn idempotency_keys(conn: &Connection, since: UnixMs) -> Result<Vec<S
     let mut stmt = conn
         .prepare_cached(
             "SELECT publisher_id, key, fingerprint, answer, created_at FROM idempotency_keys \
-             WHERE created_at >= ?1 ORDER BY created_at, publisher_id, key",
+             WHERE created_at >= ?1 AND answer IS NOT NULL ORDER BY created_at DESC, publisher_id, key",
         )
         .context("idempotency keys")?;
     let rows = stmt

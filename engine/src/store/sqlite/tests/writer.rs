@@ -51,7 +51,7 @@ async fn a_full_queue_is_busy_at_once_and_the_queued_writes_still_commit() {
     let dir = tempfile::tempdir().expect("tempdir");
     let store = open_with(
         &dir,
-        SqliteOptions { queue_capacity: 1, batch_max_wait: Duration::ZERO, ..SqliteOptions::default() },
+        SqliteOptions { queue_capacity: 2, batch_max_wait: Duration::ZERO, ..SqliteOptions::default() },
     );
     // Another connection holds the write lock: the writer blocks in BEGIN (busy timeout).
     let blocker = rusqlite::Connection::open(db_path(&dir)).expect("raw open");
@@ -72,10 +72,48 @@ async fn a_full_queue_is_busy_at_once_and_the_queued_writes_still_commit() {
         }
     }
     assert!(matches!(busy, Some(StoreError::Busy(1))), "{busy:?}");
-    assert!(queued.len() <= 3, "a queue of one held {} writes", queued.len());
+    assert!(queued.len() <= 3, "a queue of two (one for new leads) held {} writes", queued.len());
     blocker.execute_batch("ROLLBACK").expect("unlock");
     for commit in queued {
         assert!(commit.await.is_ok(), "a write accepted before the Busy commits");
+    }
+}
+
+/// New leads get half the queue: with it half full, a lead is refused while a running
+/// auction's post intent still gets in.
+#[tokio::test]
+async fn half_the_queue_is_kept_for_running_auctions() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = open_with(
+        &dir,
+        SqliteOptions { queue_capacity: 4, batch_max_wait: Duration::ZERO, ..SqliteOptions::default() },
+    );
+    let blocker = rusqlite::Connection::open(db_path(&dir)).expect("raw open");
+    blocker.execute_batch("BEGIN IMMEDIATE").expect("lock");
+    let mut queued = Vec::new();
+    // The writer takes one job and blocks on the lock; then the queue fills up to 2 leads.
+    let mut refused = None;
+    for i in 0..10 {
+        match store.write(vec![lead_received(&format!("ld_{i}"), None, T0)]) {
+            Ok(commit) => queued.push(commit),
+            Err(err) => {
+                refused = Some(err);
+                break;
+            }
+        }
+        while i == 0 && store.queue_depth() > 0 {
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
+    }
+    assert!(matches!(refused, Some(StoreError::Busy(2))), "{refused:?}");
+    // Running auctions' writes still fit in the other half.
+    for attempt in 1..=2 {
+        queued.push(store.write(vec![post_started("ld_1", attempt, "acme", T0)]).expect("room kept for it"));
+    }
+    assert!(matches!(store.write(vec![post_started("ld_1", 3, "acme", T0)]), Err(StoreError::Busy(4))));
+    blocker.execute_batch("ROLLBACK").expect("unlock");
+    for commit in queued {
+        assert!(commit.await.is_ok());
     }
 }
 
