@@ -10,7 +10,6 @@
 //! The embedded default is [`sqlite::SqliteStore`] (WAL mode; one writer thread owns the write
 //! connection and commits in groups).
 
-mod checkpointer;
 pub mod migrations;
 pub mod sqlite;
 mod writer;
