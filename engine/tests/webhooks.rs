@@ -32,7 +32,10 @@ use tokio::time::Instant;
 use engine::config::{DeliveryConfig, SigningSecret};
 use engine::protocol::event::EventType;
 use engine::store::sqlite::{SqliteOptions, SqliteStore};
-use engine::store::{DeliveryQuery, DeliveryView, LeadReceived, NewEvent, PageRequest, Store, Subscription, Write};
+use engine::store::{
+    AttemptView, DeliveryAttempted, DeliveryQuery, DeliveryView, LeadReceived, NewEvent, NextStep, PageRequest, Store,
+    Subscription, Write,
+};
 use engine::transport::sign::Signer;
 
 /// The Standard Webhooks example secret.
@@ -330,6 +333,83 @@ async fn a_410_disables_the_subscription() {
     setup.emit().await;
     assert_eq!(receiver.got().len(), 1);
     setup.stop().await;
+}
+
+/// A store without a dispatcher, with enabled subscriptions `ids` to every event type.
+async fn store_only(ids: &[&str]) -> Setup {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Arc::new(SqliteStore::open(&dir.path().join("engine.db"), SqliteOptions::default()).unwrap());
+    for id in ids {
+        store.write(vec![Write::PutSubscription(Box::new(subscription(id, true)))]).unwrap().await.unwrap();
+    }
+    Setup { store, dispatcher: None, _dir: dir }
+}
+
+fn subscription(id: &str, enabled: bool) -> Subscription {
+    Subscription {
+        id: id.to_owned(),
+        url: "https://crm.example.com/h".into(),
+        events: vec!["*".into()],
+        secrets: vec![SECRET.to_owned()],
+        secrets_rotated_until: None,
+        headers: Vec::new(),
+        payload: None,
+        enabled,
+        disabled_reason: (!enabled).then(|| "disabled through the API".to_owned()),
+        source: "api",
+        created_at: 0,
+    }
+}
+
+fn attempted(delivery_id: i64, at: i64, next: NextStep, disable: Option<&str>) -> Write {
+    let next_attempt_at = match next {
+        NextStep::Retry { at } => Some(at),
+        _ => None,
+    };
+    Write::DeliveryAttempted(DeliveryAttempted {
+        delivery_id,
+        attempt: AttemptView { at, status_code: Some(500), latency_ms: 3, error: None, next_attempt_at },
+        next,
+        disable_subscription: disable.map(str::to_owned),
+    })
+}
+
+#[tokio::test]
+async fn a_late_result_does_not_revive_a_delivery_made_dead_in_flight() {
+    let setup = store_only(&["gone"]).await;
+    let (first, second) = (setup.emit().await, setup.emit().await);
+    let log = setup.deliveries("gone").await;
+    let id_of = |event_id: &str| log.iter().find(|d| d.event_id == event_id).unwrap().id;
+    let (first, second) = (id_of(&first), id_of(&second));
+    // Both in flight; the first's 410 kills the second, whose result (a retry) comes late.
+    let gone = NextStep::Dead { reason: "410 Gone".into() };
+    setup.store.write(vec![attempted(first, 10, gone, Some("410 Gone from the endpoint"))]).unwrap().await.unwrap();
+    setup.store.write(vec![attempted(second, 11, NextStep::Retry { at: 20 }, None)]).unwrap().await.unwrap();
+    let dead = setup.deliveries("gone").await.into_iter().find(|d| d.id == second).unwrap();
+    assert_eq!((dead.status.as_str(), dead.dead_reason.as_deref()), ("dead", Some("410 Gone from the endpoint")));
+    assert_eq!(dead.next_attempt_at, None);
+    assert_eq!(dead.attempts.len(), 1, "the attempt was made: it is in the history");
+    assert_eq!(dead.attempts[0].next_attempt_at, None, "and schedules nothing");
+    // A replayed delivery is pending: a result then applies (here, it was delivered).
+    setup.store.write(vec![Write::ReplayDelivery { delivery_id: second, now: 30 }]).unwrap().await.unwrap();
+    setup.store.write(vec![attempted(second, 31, NextStep::Delivered, None)]).unwrap().await.unwrap();
+    let delivered = setup.deliveries("gone").await.into_iter().find(|d| d.id == second).unwrap();
+    assert_eq!((delivered.status.as_str(), delivered.attempts.len()), ("delivered", 2));
+}
+
+#[tokio::test]
+async fn disabling_a_subscription_sends_its_pending_deliveries_to_the_dead_letters() {
+    let setup = store_only(&["off", "on"]).await;
+    setup.emit().await;
+    setup.store.write(vec![Write::PutSubscription(Box::new(subscription("off", false)))]).unwrap().await.unwrap();
+    let off = setup.deliveries("off").await;
+    assert_eq!(
+        (off[0].status.as_str(), off[0].dead_reason.as_deref(), off[0].next_attempt_at),
+        ("dead", Some("subscription disabled"), None)
+    );
+    let due = setup.store.due_deliveries(i64::MAX, 10, Vec::new()).await.unwrap();
+    assert_eq!(due.iter().map(|d| d.subscription.id.as_str()).collect::<Vec<_>>(), ["on"]);
+    assert_eq!(setup.deliveries("on").await[0].status, "pending");
 }
 
 #[tokio::test]

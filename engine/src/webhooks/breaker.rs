@@ -5,6 +5,13 @@
 //! endpoint does not burn through its retry schedule). After `cooloff_ms` one probe goes through
 //! (half-open) while the rest stay held; its success closes the breaker, its failure re-opens it
 //! for another cool-off.
+//!
+//! The caller remembers which attempt in flight is the probe (the one admitted with
+//! [`Admission::Probe`]) and says so when its result comes: once the breaker has opened, only
+//! the probe moves it. Late results of attempts started before it opened change nothing (a
+//! late failure neither extends the cool-off nor re-opens a half-open breaker, a late success
+//! does not close it: it says how the endpoint was, not how it is), and only the probe's being
+//! abandoned lets another probe go.
 
 use crate::store::UnixMs;
 
@@ -60,7 +67,8 @@ impl Default for Breaker {
 
 impl Breaker {
     /// Asks to send one delivery at `now`. A [`Admission::Probe`] must be followed by
-    /// [`Breaker::record`] (or [`Breaker::probe_abandoned`]) or the endpoint stays held.
+    /// [`Breaker::record`] (or [`Breaker::abandoned`]) with `probe` set, or the endpoint stays
+    /// held.
     pub fn admit(&mut self, now: UnixMs) -> Admission {
         match self.state {
             State::Closed { .. } => Admission::Go,
@@ -73,18 +81,20 @@ impl Breaker {
         }
     }
 
-    /// Records an attempt's result. A success closes the breaker from any state (the endpoint
-    /// answered); a failure counts towards opening it, re-opens a half-open one, and leaves an
-    /// open one as it is (a late answer from before it opened does not extend the cool-off).
-    pub fn record(&mut self, failed: bool, now: UnixMs, settings: BreakerSettings) -> Transition {
+    /// Records an attempt's result; `probe`: it is the attempt admitted as the probe. Closed, a
+    /// success resets the count of consecutive failures and a failure counts towards opening.
+    /// Half-open, the probe's success closes it and its failure re-opens it for another
+    /// cool-off. Any other result while open or half-open is late and changes nothing.
+    pub fn record(&mut self, failed: bool, probe: bool, now: UnixMs, settings: BreakerSettings) -> Transition {
         let before = self.state;
         let open = State::Open { until: now.saturating_add(i64::try_from(settings.cooloff_ms).unwrap_or(i64::MAX)) };
         self.state = match (before, failed) {
-            (_, false) => State::Closed { failures: 0 },
+            (State::Closed { .. }, false) => State::Closed { failures: 0 },
             (State::Closed { failures }, true) if failures.saturating_add(1) >= settings.failures.max(1) => open,
             (State::Closed { failures }, true) => State::Closed { failures: failures.saturating_add(1) },
-            (State::HalfOpen, true) => open,
-            (State::Open { until }, true) => State::Open { until },
+            (State::HalfOpen, false) if probe => State::Closed { failures: 0 },
+            (State::HalfOpen, true) if probe => open,
+            (State::HalfOpen | State::Open { .. }, _) => before,
         };
         match (before, self.state) {
             (State::Closed { .. } | State::HalfOpen, State::Open { .. }) => Transition::Opened,
@@ -93,9 +103,10 @@ impl Breaker {
         }
     }
 
-    /// The probe was never sent (shutdown, say): the next admission may probe again.
-    pub fn probe_abandoned(&mut self, now: UnixMs) {
-        if self.state == State::HalfOpen {
+    /// An attempt ended without being sent (shutdown, say; `probe`: it was the probe). Only
+    /// the probe's matters: the next admission may probe again.
+    pub fn abandoned(&mut self, probe: bool, now: UnixMs) {
+        if probe && self.state == State::HalfOpen {
             self.state = State::Open { until: now };
         }
     }
@@ -126,11 +137,11 @@ mod tests {
         let mut now = 1_000;
         for _ in 0..2 {
             assert_eq!(breaker.admit(now), Admission::Go);
-            assert_eq!(breaker.record(true, now, SETTINGS), Transition::None);
+            assert_eq!(breaker.record(true, false, now, SETTINGS), Transition::None);
             now += 10;
         }
         assert_eq!(breaker.admit(now), Admission::Go);
-        assert_eq!(breaker.record(true, now, SETTINGS), Transition::Opened);
+        assert_eq!(breaker.record(true, false, now, SETTINGS), Transition::Opened);
         let until = now + 30_000;
         assert!(breaker.is_open());
         assert_eq!(breaker.admit(now), Admission::Hold(Some(until)));
@@ -141,9 +152,9 @@ mod tests {
     fn a_success_resets_the_count_of_consecutive_failures() {
         let mut breaker = Breaker::default();
         for round in 0..5 {
-            assert_eq!(breaker.record(true, round, SETTINGS), Transition::None);
-            assert_eq!(breaker.record(true, round, SETTINGS), Transition::None);
-            assert_eq!(breaker.record(false, round, SETTINGS), Transition::None);
+            assert_eq!(breaker.record(true, false, round, SETTINGS), Transition::None);
+            assert_eq!(breaker.record(true, false, round, SETTINGS), Transition::None);
+            assert_eq!(breaker.record(false, false, round, SETTINGS), Transition::None);
         }
         assert_eq!(breaker.admit(10), Admission::Go);
     }
@@ -152,11 +163,11 @@ mod tests {
     fn after_the_cooloff_one_probe_goes_and_its_success_closes() {
         let mut breaker = Breaker::default();
         for _ in 0..3 {
-            breaker.record(true, 0, SETTINGS);
+            breaker.record(true, false, 0, SETTINGS);
         }
         assert_eq!(breaker.admit(30_000), Admission::Probe);
         assert_eq!(breaker.admit(30_001), Admission::Hold(None), "one probe at a time");
-        assert_eq!(breaker.record(false, 30_050, SETTINGS), Transition::Closed);
+        assert_eq!(breaker.record(false, true, 30_050, SETTINGS), Transition::Closed);
         assert!(!breaker.is_open());
         assert_eq!(breaker.admit(30_051), Admission::Go);
     }
@@ -165,34 +176,56 @@ mod tests {
     fn a_failed_probe_reopens_for_another_cooloff() {
         let mut breaker = Breaker::default();
         for _ in 0..3 {
-            breaker.record(true, 0, SETTINGS);
+            breaker.record(true, false, 0, SETTINGS);
         }
         assert_eq!(breaker.admit(40_000), Admission::Probe);
-        assert_eq!(breaker.record(true, 40_100, SETTINGS), Transition::Opened);
+        assert_eq!(breaker.record(true, true, 40_100, SETTINGS), Transition::Opened);
         assert_eq!(breaker.admit(40_200), Admission::Hold(Some(70_100)));
         assert_eq!(breaker.admit(70_100), Admission::Probe);
     }
 
     #[test]
-    fn late_failures_while_open_do_not_extend_it_and_late_successes_close_it() {
+    fn late_results_while_open_change_nothing() {
         let mut breaker = Breaker::default();
         for _ in 0..3 {
-            breaker.record(true, 0, SETTINGS);
+            breaker.record(true, false, 0, SETTINGS);
         }
-        assert_eq!(breaker.record(true, 5_000, SETTINGS), Transition::None);
+        assert_eq!(breaker.record(true, false, 5_000, SETTINGS), Transition::None, "the cool-off is not extended");
         assert_eq!(breaker.open_until(), Some(30_000));
-        assert_eq!(breaker.record(false, 6_000, SETTINGS), Transition::Closed);
-        assert_eq!(breaker.admit(6_001), Admission::Go);
+        assert_eq!(breaker.record(false, false, 6_000, SETTINGS), Transition::None, "a late success does not close");
+        assert_eq!(breaker.admit(6_001), Admission::Hold(Some(30_000)));
+        assert_eq!(breaker.admit(30_000), Admission::Probe);
+    }
+
+    #[test]
+    fn while_half_open_only_the_probe_s_result_counts() {
+        let mut breaker = Breaker::default();
+        for _ in 0..3 {
+            breaker.record(true, false, 0, SETTINGS);
+        }
+        assert_eq!(breaker.admit(30_000), Admission::Probe);
+        // Attempts started before it opened end while the probe is out.
+        assert_eq!(breaker.record(true, false, 30_010, SETTINGS), Transition::None, "a late failure");
+        assert_eq!(breaker.admit(30_011), Admission::Hold(None), "still half-open");
+        assert_eq!(breaker.record(false, false, 30_020, SETTINGS), Transition::None, "a late success");
+        assert_eq!(breaker.admit(30_021), Admission::Hold(None), "still half-open");
+        breaker.abandoned(false, 30_030);
+        assert_eq!(breaker.admit(30_031), Admission::Hold(None), "another attempt's abandon is not the probe's");
+        assert_eq!(breaker.record(true, true, 30_040, SETTINGS), Transition::Opened, "the probe failed");
+        assert_eq!(breaker.admit(30_041), Admission::Hold(Some(60_040)));
+        assert_eq!(breaker.admit(60_040), Admission::Probe);
+        assert_eq!(breaker.record(false, true, 60_050, SETTINGS), Transition::Closed, "the probe succeeded");
+        assert_eq!(breaker.admit(60_051), Admission::Go);
     }
 
     #[test]
     fn an_abandoned_probe_lets_the_next_admission_probe() {
         let mut breaker = Breaker::default();
         for _ in 0..3 {
-            breaker.record(true, 0, SETTINGS);
+            breaker.record(true, false, 0, SETTINGS);
         }
         assert_eq!(breaker.admit(30_000), Admission::Probe);
-        breaker.probe_abandoned(30_010);
+        breaker.abandoned(true, 30_010);
         assert_eq!(breaker.admit(30_020), Admission::Probe);
     }
 
@@ -200,7 +233,7 @@ mod tests {
     fn a_threshold_of_one_opens_on_the_first_failure() {
         let mut breaker = Breaker::default();
         let one = BreakerSettings { failures: 1, cooloff_ms: 10 };
-        assert_eq!(breaker.record(true, 0, one), Transition::Opened);
+        assert_eq!(breaker.record(true, false, 0, one), Transition::Opened);
         assert_eq!(breaker.admit(5), Admission::Hold(Some(10)));
     }
 }

@@ -11,6 +11,11 @@
 //! with a sleep until the first of: new deliveries (`deliveries_changed`), the next due time, a
 //! breaker's cool-off ending, an attempt finishing, shutdown.
 //!
+//! The store returns only pending deliveries of enabled subscriptions (a subscription disabled
+//! by a 410 or through the API has its pending deliveries sent to the dead letters), so every
+//! delivery fetched is sent. Each endpoint's breaker is told which attempt in flight is its
+//! half-open probe: only that one's result moves it once it has opened.
+//!
 //! A store failure is logged and retried with backoff; nothing here panics on bad data.
 
 use std::collections::{HashMap, HashSet};
@@ -75,6 +80,8 @@ pub fn spawn(
 struct InFlight {
     delivery_id: i64,
     subscription_id: String,
+    /// It is its endpoint's half-open probe: only its result moves an opened breaker.
+    is_probe: bool,
 }
 
 struct Dispatcher {
@@ -184,16 +191,16 @@ impl Dispatcher {
             return false;
         }
         let id = delivery.subscription.id.clone();
-        if !delivery.subscription.enabled {
-            self.start(delivery, None);
-            return true;
-        }
         let busy = self.per_endpoint.get(&id).copied().unwrap_or(0) >= self.settings.concurrency_per_endpoint.max(1);
         let admission =
             if busy { Admission::Hold(None) } else { self.breakers.entry(id.clone()).or_default().admit(now) };
         match admission {
-            Admission::Go | Admission::Probe => {
-                self.start(delivery, Some(Arc::clone(&self.settings)));
+            Admission::Go => {
+                self.start(delivery, false);
+                true
+            }
+            Admission::Probe => {
+                self.start(delivery, true);
                 true
             }
             Admission::Hold(_) if self.held_total < MAX_HELD => {
@@ -208,14 +215,15 @@ impl Dispatcher {
         }
     }
 
-    /// Spawns one attempt; `settings` is `None` for a delivery that must not be sent (its
-    /// subscription is disabled): it is recorded dead without a request.
-    fn start(&mut self, delivery: DueDelivery, settings: Option<Arc<DeliveryConfig>>) {
-        let flight = InFlight { delivery_id: delivery.delivery_id, subscription_id: delivery.subscription.id.clone() };
+    /// Spawns one attempt (`is_probe`: its endpoint's half-open probe).
+    fn start(&mut self, delivery: DueDelivery, is_probe: bool) {
+        let flight =
+            InFlight { delivery_id: delivery.delivery_id, subscription_id: delivery.subscription.id.clone(), is_probe };
         *self.per_endpoint.entry(flight.subscription_id.clone()).or_default() += 1;
         self.in_flight.insert(flight.delivery_id);
         let store = Arc::clone(&self.store);
         let sender = self.sender.clone();
+        let settings = Arc::clone(&self.settings);
         let handle = self.attempts.spawn(attempt(store, sender, settings, delivery));
         self.tasks.insert(handle.id(), flight);
     }
@@ -240,7 +248,7 @@ impl Dispatcher {
         let now = now_ms();
         let breaker = self.breakers.entry(flight.subscription_id.clone()).or_default();
         match failed {
-            Some(failed) => match breaker.record(failed, now, self.breaker) {
+            Some(failed) => match breaker.record(failed, flight.is_probe, now, self.breaker) {
                 Transition::Opened => {
                     tracing::warn!(subscription = %flight.subscription_id, "webhook endpoint failing: circuit breaker open");
                     metrics::gauge!("webhook_breaker_open", "subscription" => flight.subscription_id.clone()).set(1.0);
@@ -251,7 +259,7 @@ impl Dispatcher {
                 }
                 Transition::None => {}
             },
-            None => breaker.probe_abandoned(now),
+            None => breaker.abandoned(flight.is_probe, now),
         }
         if *breaker == Breaker::default() {
             self.breakers.remove(&flight.subscription_id);
@@ -312,27 +320,23 @@ impl Dispatcher {
     }
 }
 
-/// One attempt: send (unless `settings` is `None`), decide, record. Returns whether the
-/// endpoint failed (for its breaker), `None` if nothing was sent.
+/// One attempt: send, decide, record. Returns whether the endpoint failed (for its
+/// breaker), `None` if nothing was sent (the subscription's settings cannot make a request).
 async fn attempt(
     store: Arc<dyn Store>,
     sender: Sender,
-    settings: Option<Arc<DeliveryConfig>>,
+    settings: Arc<DeliveryConfig>,
     delivery: DueDelivery,
 ) -> Option<bool> {
     let started_at = now_ms();
-    let sent = match &settings {
-        Some(_) => Some(send(&sender, &delivery, started_at).await),
-        None => None,
-    };
+    let sent = send(&sender, &delivery, started_at).await;
     let now = now_ms();
     let (outcome, attempt_error) = match &sent {
-        Some(Ok(sent)) => (Some(sent.outcome), sent.error.clone()),
-        Some(Err(reason)) => (None, Some(reason.clone())),
-        None => (None, Some("not sent: subscription disabled".to_owned())),
+        Ok(sent) => (Some(sent.outcome), sent.error.clone()),
+        Err(reason) => (None, Some(reason.clone())),
     };
-    let decision = match (&settings, outcome, &sent) {
-        (Some(settings), Some(outcome), Some(Ok(sent))) => {
+    let decision = match (outcome, &sent) {
+        (Some(outcome), Ok(sent)) => {
             let retry_after = sent.retry_after.as_deref().and_then(|v| retry::parse_retry_after(v, now));
             retry::decide(&settings.retry_schedule_ms, delivery.attempts, outcome, retry_after, now, fastrand::f64())
         }
@@ -342,8 +346,8 @@ async fn attempt(
         },
     };
     let (status_code, latency) = match &sent {
-        Some(Ok(sent)) => (sent.status, sent.latency),
-        _ => (None, Duration::ZERO),
+        Ok(sent) => (sent.status, sent.latency),
+        Err(_) => (None, Duration::ZERO),
     };
     record_metrics(outcome, latency, &decision.next);
     let attempt = AttemptView {

@@ -5,6 +5,13 @@
 //! resolves to is checked again at connect time ([`is_forbidden`]), so a DNS name pointing
 //! inside cannot slip through: [`GuardedResolver`] drops every refused address before the
 //! connector sees it (and the sender re-checks IP-literal URLs, which skip the resolver).
+//!
+//! IPv6 is checked by allowing rather than refusing: only global unicast (`2000::/3`) may be a
+//! target, less its documentation, Teredo and benchmarking blocks, so every other form (IPv4-
+//! compatible `::a.b.c.d`, SIIT `::ffff:0:a.b.c.d`, site-local `fec0::/10`, the local-use
+//! NAT64 prefix `64:ff9b:1::/48`, unique and link local, ...) is refused. The forms that carry
+//! a routable IPv4 address are judged by it: IPv4-mapped `::ffff:a.b.c.d`, NAT64
+//! `64:ff9b::a.b.c.d` and 6to4 `2002:aabb:ccdd::/48`.
 
 use std::future::Future;
 use std::io;
@@ -41,18 +48,33 @@ fn forbidden_v4(ip: Ipv4Addr) -> bool {
         || (a == 100 && (64..128).contains(&b))
         // 240.0.0.0/4: reserved.
         || a >= 240
+        // 192.0.0.0/24: IETF protocol assignments (DS-Lite, NAT64 discovery, ...).
+        || (a == 192 && b == 0 && ip.octets()[2] == 0)
+        // 198.18.0.0/15: benchmarking, often used inside networks.
+        || (a == 198 && (b & 0xfe) == 18)
 }
 
 fn forbidden_v6(ip: Ipv6Addr) -> bool {
-    let first = ip.segments()[0];
-    ip.is_loopback()
-        || ip.is_unspecified()
-        || ip.is_multicast()
-        // fc00::/7 unique local, fe80::/10 link-local.
-        || (first & 0xfe00) == 0xfc00
-        || (first & 0xffc0) == 0xfe80
-        // 2001:db8::/32 documentation.
-        || (first == 0x2001 && ip.segments()[1] == 0x0db8)
+    let s = ip.segments();
+    let [.., a, b, c, d] = ip.octets();
+    // 64:ff9b::/96, NAT64's well-known prefix: the IPv4 address in the last 32 bits decides.
+    if s[..6] == [0x64, 0xff9b, 0, 0, 0, 0] {
+        return forbidden_v4(Ipv4Addr::new(a, b, c, d));
+    }
+    // 2002::/16, 6to4: the IPv4 address in bits 16 to 48 decides.
+    if s[0] == 0x2002 {
+        let [hi, lo] = [s[1].to_be_bytes(), s[2].to_be_bytes()];
+        return forbidden_v4(Ipv4Addr::new(hi[0], hi[1], lo[0], lo[1]));
+    }
+    // Only global unicast 2000::/3 may be a target.
+    (s[0] & 0xe000) != 0x2000
+        // 2001:db8::/32 and 3fff::/20: documentation.
+        || (s[0] == 0x2001 && s[1] == 0x0db8)
+        || (s[0] == 0x3fff && s[1] < 0x1000)
+        // 2001::/32: Teredo (a tunnel whose addresses embed IPv4 ones).
+        || (s[0] == 0x2001 && s[1] == 0)
+        // 2001:2::/48: benchmarking.
+        || (s[0] == 0x2001 && s[1] == 2 && s[2] == 0)
 }
 
 /// Checks a webhook URL before it is stored: http or https, a host, and, unless
@@ -153,10 +175,51 @@ mod tests {
             "fe80::1",
             "::ffff:127.0.0.1",
             "::ffff:10.0.0.1",
+            // IPv4: benchmarking, IETF protocol assignments.
+            "198.18.0.1",
+            "198.19.255.254",
+            "192.0.0.1",
+            "192.0.0.170",
+            // IPv4 inside IPv6: NAT64, 6to4, IPv4-compatible, SIIT.
+            "64:ff9b::127.0.0.1",
+            "64:ff9b::a9fe:a9fe",
+            "64:ff9b::10.0.0.1",
+            "64:ff9b:1::8.8.8.8",
+            "2002:7f00:1::1",
+            "2002:a00:1::",
+            "2002:c0a8:101::1",
+            "::127.0.0.1",
+            "::8.8.8.8",
+            "::ffff:0:127.0.0.1",
+            "::ffff:0:8.8.8.8",
+            // IPv6 outside global unicast, and its documentation, Teredo, benchmarking blocks.
+            "fec0::1",
+            "feff::1",
+            "ff02::1",
+            "100::1",
+            "4000::1",
+            "2001:db8::1",
+            "3fff::1",
+            "2001:0:4136:e378:8000:63bf:3fff:fdd2",
+            "2001:2::1",
         ] {
             assert!(is_forbidden(ip(inside)), "{inside} must be refused");
         }
-        for public in ["93.184.216.34", "8.8.8.8", "172.32.0.1", "100.128.0.1", "2606:4700::1111"] {
+        for public in [
+            "93.184.216.34",
+            "8.8.8.8",
+            "172.32.0.1",
+            "100.128.0.1",
+            "198.17.255.255",
+            "198.20.0.1",
+            "192.0.1.1",
+            "2606:4700::1111",
+            "2a00:1450:4001::200e",
+            "64:ff9b::8.8.8.8",
+            "2002:808:808::1",
+            "::ffff:8.8.8.8",
+            "3fff:1000::1",
+        ] {
             assert!(!is_forbidden(ip(public)), "{public} must be allowed");
         }
     }
@@ -164,7 +227,15 @@ mod tests {
     #[test]
     fn urls_are_checked_unless_private_targets_are_allowed() {
         let uri = |s: &str| s.parse::<Uri>().expect("a URI");
-        for bad in ["http://127.0.0.1:9000/h", "http://[::1]/h", "http://localhost/h", "https://api.localhost/h"] {
+        for bad in [
+            "http://127.0.0.1:9000/h",
+            "http://[::1]/h",
+            "http://localhost/h",
+            "https://api.localhost/h",
+            "http://[64:ff9b::a9fe:a9fe]/h",
+            "http://[::ffff:0:7f00:1]/h",
+            "http://[fec0::1]/h",
+        ] {
             assert!(check_url(&uri(bad), false).is_err(), "{bad}");
             assert!(check_url(&uri(bad), true).is_ok(), "{bad} with private targets allowed");
         }

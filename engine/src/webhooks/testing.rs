@@ -1,6 +1,9 @@
 //! Test doubles for the webhook unit tests: a scripted HTTP receiver on 127.0.0.1:0 and an
 //! in-memory [`Store`] that keeps subscriptions and deliveries (the SQLite store's integration
-//! tests cover the real thing).
+//! tests cover the real thing). The memory store follows the SQLite store's rules wherever the
+//! dispatcher could tell them apart: only pending deliveries to enabled subscriptions are due,
+//! a disabled subscription's pending deliveries go to the dead letters, a result lands only on
+//! a pending delivery, a deleted subscription takes its deliveries with it.
 
 #![allow(clippy::unwrap_used)]
 
@@ -146,6 +149,30 @@ struct Inner {
     next_id: i64,
 }
 
+impl Inner {
+    /// Sends the subscription's pending deliveries to the dead letters, as the SQLite store
+    /// does when it is disabled; how many.
+    fn kill_pending(&mut self, subscription_id: &str, reason: &str) -> u64 {
+        let mut killed = 0;
+        for d in self.deliveries.values_mut() {
+            if d.view.subscription_id == subscription_id && d.view.status == "pending" {
+                d.view.status = "dead".into();
+                d.view.dead_reason = Some(reason.to_owned());
+                d.view.next_attempt_at = None;
+                d.due = None;
+                killed += 1;
+            }
+        }
+        killed
+    }
+
+    /// Whether `d` is pending to an enabled subscription: the only deliveries the SQLite
+    /// store's due query and next due time see.
+    fn sendable(&self, d: &MemDelivery) -> bool {
+        d.view.status == "pending" && self.subscriptions.get(&d.view.subscription_id).is_some_and(|s| s.enabled)
+    }
+}
+
 /// An in-memory store of subscriptions and deliveries (the rest of [`Store`] is empty).
 #[derive(Debug, Default)]
 pub struct MemoryStore {
@@ -202,11 +229,16 @@ impl MemoryStore {
         let mut inner = self.inner.lock();
         match write {
             Write::PutSubscription(subscription) => {
+                let killed = if subscription.enabled {
+                    0
+                } else {
+                    inner.kill_pending(&subscription.id, "subscription disabled")
+                };
                 inner.subscriptions.insert(subscription.id.clone(), *subscription);
-                1
+                1 + killed
             }
             Write::DeleteSubscription { id } => {
-                inner.deliveries.retain(|_, d| d.view.subscription_id != id || d.view.status != "pending");
+                inner.deliveries.retain(|_, d| d.view.subscription_id != id);
                 u64::from(inner.subscriptions.remove(&id).is_some())
             }
             Write::ReplayDelivery { delivery_id, now } => match inner.deliveries.get_mut(&delivery_id) {
@@ -219,10 +251,17 @@ impl MemoryStore {
                 }
                 None => 0,
             },
-            Write::DeliveryAttempted(done) => {
+            Write::DeliveryAttempted(mut done) => {
+                let Some(d) = inner.deliveries.get_mut(&done.delivery_id) else { return 0 };
+                if d.view.status != "pending" {
+                    // Made dead while in flight: it stays dead, the attempt is history only.
+                    done.attempt.next_attempt_at = None;
+                    d.view.attempts.push(done.attempt);
+                    return 1;
+                }
+                let subscription_id = d.view.subscription_id.clone();
                 if let Some(reason) = &done.disable_subscription {
-                    let sub = inner.deliveries.get(&done.delivery_id).map(|d| d.view.subscription_id.clone());
-                    if let Some(sub) = sub.and_then(|s| inner.subscriptions.get_mut(&s)) {
+                    if let Some(sub) = inner.subscriptions.get_mut(&subscription_id) {
                         sub.enabled = false;
                         sub.disabled_reason = Some(reason.clone());
                     }
@@ -243,6 +282,9 @@ impl MemoryStore {
                     }
                 }
                 d.view.next_attempt_at = d.due;
+                if let Some(reason) = &done.disable_subscription {
+                    inner.kill_pending(&subscription_id, reason);
+                }
                 1
             }
             _ => 0,
@@ -295,7 +337,7 @@ impl Store for MemoryStore {
             let mut due: Vec<&MemDelivery> = inner
                 .deliveries
                 .values()
-                .filter(|d| d.due.is_some_and(|t| t <= now) && !skip.contains(&d.view.id))
+                .filter(|d| inner.sendable(d) && d.due.is_some_and(|t| t <= now) && !skip.contains(&d.view.id))
                 .collect();
             due.sort_by_key(|d| (d.due, d.view.id));
             Ok(due
@@ -317,8 +359,10 @@ impl Store for MemoryStore {
     }
 
     fn next_due(&self) -> StoreFuture<'_, Option<UnixMs>> {
-        let result =
-            self.fail().unwrap_or_else(|| Ok(self.inner.lock().deliveries.values().filter_map(|d| d.due).min()));
+        let result = self.fail().unwrap_or_else(|| {
+            let inner = self.inner.lock();
+            Ok(inner.deliveries.values().filter(|d| inner.sendable(d)).filter_map(|d| d.due).min())
+        });
         Box::pin(async move { result })
     }
 

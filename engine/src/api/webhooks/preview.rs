@@ -1,7 +1,10 @@
 //! `GET|POST /v1/webhooks/{id}/preview?type=lead.sold`: an example event of that type exactly
 //! as this subscriber would receive it: the body after its payload settings, and the headers,
-//! with a real signature over that body (made with the current secret, and the previous one
-//! during a rotation). A `POST` may carry `{"payload": {...}}` to try settings before saving
+//! with a signature over that body made with the fixed, published example secret
+//! [`EXAMPLE_SECRET`], never the subscription's: a preview is a synthetic event with a current
+//! timestamp, and signed with the real secret it would be a forged event (a `lead.sold` that
+//! never happened) that anyone holding the answer could send to the receiver. The answer's
+//! `signed_with` says so. A `POST` may carry `{"payload": {...}}` to try settings before saving
 //! them. The example data is illustrative (no PII, as in every event).
 
 use bytes::Bytes;
@@ -12,12 +15,21 @@ use serde_json::{Value, json};
 
 use super::WebhookApi;
 use super::query::Query;
-use super::views::{REDACTED, json as json_answer, rfc3339};
+use super::views::{REDACTED, json as json_answer, redact_url, rfc3339};
 use crate::api::error::ApiError;
 use crate::protocol::event::{Envelope, EventType};
+use crate::protocol::ids::event_id;
 use crate::webhooks::payload::{PayloadSpec, error_key};
 use crate::webhooks::request::prepare;
 use crate::webhooks::retry::now_ms;
+
+/// The secret every preview is signed with: the Standard Webhooks specification's example
+/// secret, public on purpose (a receiver must never accept it).
+pub const EXAMPLE_SECRET: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
+
+/// The answer's `signed_with`.
+const SIGNED_WITH: &str = "example secret whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw (the Standard Webhooks test \
+     secret), not the subscription's: check your verification code with it";
 
 /// The answer.
 #[derive(Debug, Serialize)]
@@ -28,7 +40,7 @@ struct Preview {
     event_type: &'static str,
     /// Whether this subscription receives that type at all.
     subscribed: bool,
-    /// Where it would go.
+    /// Where it would go (query string redacted).
     url: String,
     /// Always `POST`.
     method: &'static str,
@@ -36,6 +48,8 @@ struct Preview {
     headers: Vec<(String, String)>,
     /// The exact body, as signed.
     body: String,
+    /// Which secret made `webhook-signature`: always [`EXAMPLE_SECRET`].
+    signed_with: &'static str,
 }
 
 impl WebhookApi {
@@ -56,8 +70,11 @@ impl WebhookApi {
         if let Some(payload) = override_payload(&body)? {
             subscription.payload = payload;
         }
+        // Never the real secrets (see the module's doc).
+        subscription.secrets = vec![EXAMPLE_SECRET.to_owned()];
+        subscription.secrets_rotated_until = None;
         let now = now_ms();
-        let event_id = example_event_id();
+        let event_id = event_id();
         let envelope = Envelope {
             id: event_id.clone(),
             kind,
@@ -95,10 +112,11 @@ impl WebhookApi {
                 subscription_id: subscription.id,
                 event_type: kind.as_str(),
                 subscribed,
-                url: subscription.url,
+                url: redact_url(&subscription.url),
                 method: "POST",
                 headers,
                 body: String::from_utf8_lossy(&prepared.body).into_owned(),
+                signed_with: SIGNED_WITH,
             },
         )
     }
@@ -122,12 +140,6 @@ fn override_payload(body: &[u8]) -> Result<Option<Option<Value>>, ApiError> {
             Ok(Some(Some(payload)))
         }
     }
-}
-
-/// A fresh `evt_...` id, as real events have.
-fn example_event_id() -> String {
-    let mut buf = uuid::Uuid::encode_buffer();
-    format!("evt_{}", uuid::Uuid::now_v7().simple().encode_lower(&mut buf))
 }
 
 /// Illustrative data of each type, shaped like the events the engine writes (lead events:
@@ -168,6 +180,12 @@ fn example_data(kind: EventType) -> serde_json::Map<String, Value> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_example_secret_is_a_valid_one_and_named_in_the_answer() {
+        assert!(crate::config::SigningSecret::parse(EXAMPLE_SECRET).is_ok());
+        assert!(SIGNED_WITH.contains(EXAMPLE_SECRET));
+    }
 
     #[test]
     fn every_type_has_example_data_without_contact_fields() {

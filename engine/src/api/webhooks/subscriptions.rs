@@ -94,7 +94,8 @@ impl WebhookApi {
     }
 
     /// `PATCH /v1/webhooks/{id}`: any of `url`, `events`, `headers`, `payload` (null removes
-    /// it), `enabled` (true re-enables one a 410 disabled).
+    /// it), `enabled` (true re-enables one a 410 disabled; false disables it, and the store
+    /// sends its pending deliveries to the dead letters, as after a 410).
     pub(super) async fn change(&self, id: &str, body: Bytes) -> Result<Response<Full<Bytes>>, ApiError> {
         let fields = self.fields(&body, &["url", "events", "headers", "payload", "enabled"])?;
         let mut subscription = self.changeable(id).await?;

@@ -214,9 +214,16 @@ async fn listing_is_keyset_paginated() {
 async fn change_delete_and_config_subscriptions() {
     let f = start().await;
     f.create(hook("crm")).await;
+    let pending = f.store.add_delivery("crm", "evt_p", EventType::LeadSold);
     let changed = f.call("PATCH", "/v1/webhooks/crm", json!({"events": ["*"], "enabled": false})).await;
     assert_eq!((changed.status, changed.json["enabled"].as_bool()), (StatusCode::OK, Some(false)));
     assert_eq!(changed.json["disabled_reason"], "disabled through the API");
+    let dead = f.store.delivery(pending).unwrap().view;
+    assert_eq!(
+        (dead.status.as_str(), dead.dead_reason.as_deref()),
+        ("dead", Some("subscription disabled")),
+        "disabling sends its pending deliveries to the dead letters"
+    );
     let changed = f.call("PATCH", "/v1/webhooks/crm", json!({"enabled": true, "payload": {"layout": "flat"}})).await;
     assert_eq!((changed.json["enabled"].as_bool(), &changed.json["payload"]), (Some(true), &json!({"layout": "flat"})));
     assert_eq!(
@@ -253,7 +260,7 @@ async fn change_delete_and_config_subscriptions() {
 }
 
 #[tokio::test]
-async fn rotation_signs_with_both_secrets_in_the_preview() {
+async fn the_preview_is_signed_with_the_example_secret_never_the_real_ones() {
     let f = start().await;
     let created = f.create(hook("crm")).await;
     let old = created.json["secret"].as_str().unwrap().to_owned();
@@ -282,7 +289,10 @@ async fn rotation_signs_with_both_secrets_in_the_preview() {
         let secret = crate::config::SigningSecret::parse(secret).unwrap();
         crate::transport::sign::Signer::new(&secret.0).sign(&id, ts.parse().unwrap(), body.as_bytes())
     };
-    assert_eq!(header("webhook-signature"), format!("{} {}", sign(&new), sign(&old)));
+    assert_eq!(header("webhook-signature"), sign(super::preview::EXAMPLE_SECRET), "one signature, the example's");
+    assert_ne!(sign(&new), sign(super::preview::EXAMPLE_SECRET));
+    assert_ne!(sign(&old), sign(super::preview::EXAMPLE_SECRET));
+    assert!(preview.json["signed_with"].as_str().unwrap().contains(super::preview::EXAMPLE_SECRET));
     let envelope: Value = serde_json::from_str(body).unwrap();
     assert_eq!((envelope["id"].as_str(), envelope["type"].as_str()), (Some(id.as_str()), Some("lead.sold")));
     assert_eq!(preview.json["subscribed"], true);
@@ -361,4 +371,20 @@ fn paths_map_to_routes_and_methods() {
     assert_eq!(Route::of("/v1/webhooks/"), Some(Route::Subscription("")), "then refused as an invalid id");
     assert!(!handles("/v1/webhooksx") && !handles("/v1/leads") && !handles("/v1/dead-lettersx"));
     assert_eq!(Route::Subscription("x").allow(), "GET, PATCH, DELETE");
+}
+
+#[tokio::test]
+async fn a_url_s_query_string_is_redacted_in_answers_and_kept_in_the_store() {
+    let f = start().await;
+    let url = "https://crm.example.com/hooks?token=s3cret";
+    let created = f.create(json!({"id": "crm", "url": url, "events": ["lead.sold"]})).await;
+    assert_eq!(created.json["url"], "https://crm.example.com/hooks?<redacted>");
+    assert_eq!(f.store.stored_subscription("crm").unwrap().url, url);
+    let read = f.call("GET", "/v1/webhooks/crm", Value::Null).await;
+    assert_eq!(read.json["url"], "https://crm.example.com/hooks?<redacted>");
+    let listed = f.call("GET", "/v1/webhooks", Value::Null).await;
+    assert_eq!(listed.json["data"][0]["url"], "https://crm.example.com/hooks?<redacted>");
+    let preview = f.call("GET", "/v1/webhooks/crm/preview", Value::Null).await;
+    assert_eq!(preview.json["url"], "https://crm.example.com/hooks?<redacted>");
+    assert!(!preview.json.to_string().contains("s3cret"));
 }

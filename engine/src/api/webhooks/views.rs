@@ -1,6 +1,7 @@
 //! What the webhook API answers: subscriptions without their secrets (extra header values are
-//! redacted too: they often carry the receiver's API key), deliveries with every attempt, and
-//! times as RFC 3339 UTC strings (the same format `since`/`until` take).
+//! redacted too: they often carry the receiver's API key, and so is a URL's query string, for
+//! the same reason; the store keeps them whole), deliveries with every attempt, and times as
+//! RFC 3339 UTC strings (the same format `since`/`until` take).
 
 use std::collections::BTreeMap;
 
@@ -17,12 +18,25 @@ use crate::store::{AttemptView, DeliveryView, Page, Subscription, UnixMs};
 /// Shown instead of an extra header's value.
 pub const REDACTED: &str = "[redacted]";
 
+/// Shown instead of a URL's query string.
+pub const REDACTED_QUERY: &str = "<redacted>";
+
+/// `url` with its query string, if any, shown as `?<redacted>` (a fragment is dropped too: it
+/// is never sent).
+pub fn redact_url(url: &str) -> String {
+    match url.split_once(['?', '#']) {
+        Some((base, _)) if url[base.len()..].starts_with('?') => format!("{base}?{REDACTED_QUERY}"),
+        Some((base, _)) => base.to_owned(),
+        None => url.to_owned(),
+    }
+}
+
 /// A subscription as the API shows it.
 #[derive(Debug, Serialize)]
 pub struct SubscriptionOut {
     /// Id.
     pub id: String,
-    /// Target URL.
+    /// Target URL, its query string redacted.
     pub url: String,
     /// Event types (`*` for all).
     pub events: Vec<String>,
@@ -50,7 +64,7 @@ impl SubscriptionOut {
     pub fn new(s: &Subscription, now: UnixMs) -> SubscriptionOut {
         SubscriptionOut {
             id: s.id.clone(),
-            url: s.url.clone(),
+            url: redact_url(&s.url),
             events: s.events.clone(),
             headers: s.headers.iter().map(|(name, _)| (name.clone(), REDACTED)).collect(),
             payload: s.payload.clone(),
@@ -154,4 +168,18 @@ pub fn json<T: Serialize>(status: StatusCode, body: &T) -> Result<Response<Full<
     let body = serde_json::to_vec(body)
         .map_err(|_| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", "the answer could not be encoded"))?;
     Ok(json_response(status, body.into()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_url_s_query_string_is_redacted() {
+        assert_eq!(redact_url("https://crm.example.com/h?token=s3cret&x=1"), "https://crm.example.com/h?<redacted>");
+        assert_eq!(redact_url("https://crm.example.com/h?"), "https://crm.example.com/h?<redacted>");
+        assert_eq!(redact_url("https://crm.example.com/h"), "https://crm.example.com/h");
+        assert_eq!(redact_url("https://crm.example.com/h#frag"), "https://crm.example.com/h");
+        assert_eq!(redact_url("https://crm.example.com/h#a?b"), "https://crm.example.com/h");
+    }
 }

@@ -17,6 +17,14 @@ use super::Context;
 /// subscription and sends its other pending deliveries to the dead letters with that reason.
 /// A delivery that no longer exists (its subscription was deleted while it was in flight)
 /// changes nothing and is not an error.
+///
+/// Only a pending delivery moves: one made dead while the attempt was in flight (a 410 on
+/// another delivery, or its subscription disabled) stays dead, and the attempt is only added
+/// to its history (it was sent), without a next attempt and without disabling anything. A
+/// delivery replayed while in flight is pending, so the attempt's result applies to it: it is
+/// delivered if the attempt succeeded (the receiver has the event), else it follows the
+/// attempt's retry schedule or goes (back) to the dead letters: the attempt in flight counts
+/// as the replay's try, as if the replay had come just before it.
 pub(super) fn delivery_attempted(conn: &Connection, a: DeliveryAttempted, wake: &mut bool) -> Result<u64, StoreError> {
     let (status, next_at, dead_reason) = match &a.next {
         NextStep::Delivered => ("delivered", None, None),
@@ -26,13 +34,22 @@ pub(super) fn delivery_attempted(conn: &Connection, a: DeliveryAttempted, wake: 
     let updated = conn
         .prepare_cached(
             "UPDATE deliveries SET status = ?2, attempts = attempts + 1, next_attempt_at = ?3, \
-             dead_reason = ?4, updated_at = ?5 WHERE id = ?1",
+             dead_reason = ?4, updated_at = ?5 WHERE id = ?1 AND status = 'pending'",
         )
         .context("update delivery")?
         .execute(params![a.delivery_id, status, next_at, dead_reason, a.attempt.at])
         .context("update delivery")?;
     if updated == 0 {
-        return Ok(0);
+        // Gone (nothing to record) or no longer pending (history only).
+        let rows = conn
+            .prepare_cached(
+                "INSERT INTO delivery_attempts (delivery_id, at, status_code, latency_ms, error, next_attempt_at) \
+                 SELECT id, ?2, ?3, ?4, ?5, NULL FROM deliveries WHERE id = ?1",
+            )
+            .context("insert late delivery attempt")?
+            .execute(params![a.delivery_id, a.attempt.at, a.attempt.status_code, a.attempt.latency_ms, a.attempt.error])
+            .context("insert late delivery attempt")?;
+        return Ok(rows as u64);
     }
     let mut rows = updated;
     rows += conn
@@ -77,7 +94,11 @@ pub(super) fn delivery_attempted(conn: &Connection, a: DeliveryAttempted, wake: 
     Ok(rows as u64)
 }
 
+/// `dead_reason` of the pending deliveries of a subscription written disabled.
+pub(super) const SUBSCRIPTION_DISABLED: &str = "subscription disabled";
+
 /// Creates or replaces a subscription; a replaced one keeps its `created_at` and deliveries.
+/// Written disabled, its pending deliveries go to the dead letters ([`SUBSCRIPTION_DISABLED`]).
 pub(super) fn put_subscription(conn: &Connection, s: &Subscription, wake: &mut bool) -> Result<u64, StoreError> {
     let events = serde_json::to_string(&s.events).context("subscription events")?;
     let secrets = serde_json::to_string(&s.secrets).context("subscription secrets")?;
@@ -110,11 +131,23 @@ pub(super) fn put_subscription(conn: &Connection, s: &Subscription, wake: &mut b
             now
         ])
         .context("upsert subscription")?;
-    // Enabling a subscription makes its pending deliveries due again.
     if s.enabled {
+        // Enabling a subscription makes its pending deliveries (replays made while it was
+        // disabled) due again.
         *wake = true;
+        return Ok(rows as u64);
     }
-    Ok(rows as u64)
+    // A disabled subscription keeps no pending deliveries (as after a 410): they would never
+    // be sent, and every due query would step over them.
+    let killed = conn
+        .prepare_cached(
+            "UPDATE deliveries SET status = 'dead', dead_reason = ?2, next_attempt_at = NULL, updated_at = ?3 \
+             WHERE subscription_id = ?1 AND status = 'pending'",
+        )
+        .context("kill pending deliveries")?
+        .execute(params![s.id, SUBSCRIPTION_DISABLED, now])
+        .context("kill pending deliveries")?;
+    Ok((rows + killed) as u64)
 }
 
 /// Deletes a subscription with its deliveries and their attempts.

@@ -1,3 +1,8 @@
+//! The dispatcher over the in-memory store and scripted local receivers: signing, retries
+//! with the same event id, dead letters, 410s and disabled subscriptions, a hanging endpoint
+//! beside a healthy one, the circuit breaker and its probe, a failing store. The breaker's
+//! state machine itself is tested on a simulated clock in `breaker.rs`.
+
 #![allow(clippy::unwrap_used)]
 
 use std::sync::atomic::Ordering;
@@ -133,10 +138,13 @@ async fn a_4xx_is_dead_at_once_and_a_410_disables_the_subscription() {
     assert_eq!(dead.view.dead_reason.as_deref(), Some("410 Gone"));
     let subscription = running.store.stored_subscription("gone").unwrap();
     assert!(!subscription.enabled);
-    // A later delivery to the disabled subscription is not sent.
+    // A delivery to the disabled subscription (a replay, say) is not due: not sent, not
+    // attempted, until the subscription is enabled again. Its absence can only be seen over
+    // several turns of the dispatcher.
     let third = running.store.add_delivery("gone", "evt_5", EventType::LeadSold);
-    let dead = running.settled(third, "dead").await;
-    assert_eq!(dead.view.attempts[0].error.as_deref(), Some("not sent: subscription disabled"));
+    tokio::time::sleep(MASKED_POLL * 3).await;
+    let waiting = running.store.delivery(third).unwrap();
+    assert_eq!((waiting.view.status.as_str(), waiting.view.attempts.len()), ("pending", 0));
     assert_eq!(gone.received().len(), 1);
     running.stop().await;
 }
@@ -237,4 +245,31 @@ async fn after_the_cooloff_a_probe_goes_and_its_success_releases_the_held() {
     let first_probe = &receiver.received()[2];
     assert_eq!(header(first_probe, "webhook-id"), "evt_c0", "the oldest held delivery is the probe");
     running.stop().await;
+}
+
+#[tokio::test]
+async fn disabling_a_subscription_sends_its_pending_deliveries_to_the_dead_letters() {
+    let receiver = Receiver::start(vec![Reply::status(200)]).await;
+    let store = MemoryStore::default();
+    subscribe(&store, "crm", &receiver).await;
+    let pending = store.add_delivery("crm", "evt_d", EventType::LeadSold);
+    let mut subscription = store.stored_subscription("crm").unwrap();
+    (subscription.enabled, subscription.disabled_reason) = (false, Some("disabled through the API".into()));
+    store.write(vec![Write::PutSubscription(Box::new(subscription))]).unwrap().await.unwrap();
+    let dead = store.delivery(pending).unwrap();
+    assert_eq!((dead.view.status.as_str(), dead.view.dead_reason.as_deref()), ("dead", Some("subscription disabled")));
+    assert!(store.due_deliveries(i64::MAX, 10, Vec::new()).await.unwrap().is_empty());
+    assert_eq!(store.next_due().await.unwrap(), None);
+    // A late result of an attempt that was in flight does not bring it back.
+    let late = Write::DeliveryAttempted(DeliveryAttempted {
+        delivery_id: pending,
+        attempt: AttemptView { at: 5, status_code: Some(500), latency_ms: 1, error: None, next_attempt_at: Some(9) },
+        next: NextStep::Retry { at: 9 },
+        disable_subscription: None,
+    });
+    store.write(vec![late]).unwrap().await.unwrap();
+    let still = store.delivery(pending).unwrap();
+    assert_eq!(still.view.status, "dead");
+    assert_eq!(still.view.attempts.len(), 1, "the attempt is history");
+    assert_eq!(still.view.attempts[0].next_attempt_at, None);
 }
