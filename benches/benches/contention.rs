@@ -77,7 +77,7 @@ fn contention(c: &mut Criterion) {
                         map.insert(((n % 64) as u32, key(n)), (fingerprint(n), Bytes::new())).is_none()
                     };
                     if fresh {
-                        mutex.lock().insert(((n % 64) as u32, key(n)), (n, answer.clone()));
+                        mutex.lock().insert(((n % 64) as u32, key(n)), (fingerprint(n), answer.clone()));
                     }
                 })
             });

@@ -102,7 +102,7 @@ impl<T: Transport> Engine<T> {
 
     /// [`Engine::start`] with a store already open.
     pub async fn start_with_store(config: &Config, transport: T, store: Arc<dyn Store>) -> std::io::Result<Engine<T>> {
-        let recovery = store.recover(auction::journal::now_ms()).await.map_err(std::io::Error::other)?;
+        let recovery = store.recover(store::now_ms()).await.map_err(std::io::Error::other)?;
         if !recovery.interrupted.is_empty() || !recovery.in_doubt.is_empty() {
             tracing::warn!(
                 interrupted = recovery.interrupted.len(),
@@ -155,7 +155,7 @@ impl<T: Transport> Engine<T> {
 
 /// Puts the idempotency keys answered within the TTL back into the cache.
 async fn restore_idempotency<T>(intake: &Intake<T>, store: &dyn Store, ttl_s: u64) -> std::io::Result<()> {
-    let now = auction::journal::now_ms();
+    let now = store::now_ms();
     let since = now.saturating_sub(i64::try_from(ttl_s.saturating_mul(1000)).unwrap_or(i64::MAX));
     let keys = store.idempotency_keys(since).await.map_err(std::io::Error::other)?;
     for stored in keys {

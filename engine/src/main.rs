@@ -4,7 +4,6 @@
 
 mod demo;
 
-
 /// mimalloc instead of the system allocator (measured in docs/performance.md).
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;

@@ -70,15 +70,10 @@ impl Journal {
             buyer_id: buyer_id.to_owned(),
             ping_id: ping_id.to_owned(),
             price: price.0,
-            at: now_ms(),
+            at: crate::store::now_ms(),
         };
         self.store.write(vec![Write::PostStarted(started)])?.await.map(drop)
     }
-}
-
-/// Milliseconds since the Unix epoch, now.
-pub fn now_ms() -> UnixMs {
-    chrono::Utc::now().timestamp_millis()
 }
 
 /// The whole lead as stored (PII included): the normalized form buyers are posted.
@@ -97,7 +92,7 @@ struct StoredLead<'a> {
 /// The write that accepts a lead: the lead itself, its `lead.received` event and the
 /// publisher's idempotency key.
 pub fn received(lead_id: &str, publisher_id: &str, lead: &Lead, idempotency: Option<IdempotencyKey>) -> Write {
-    let at = now_ms();
+    let at = crate::store::now_ms();
     let stored = StoredLead {
         vertical: &lead.vertical,
         attributes: &lead.attributes,
@@ -126,7 +121,7 @@ pub fn received(lead_id: &str, publisher_id: &str, lead: &Lead, idempotency: Opt
 
 /// The write that closes an auction: outcome, pings, posts, events, and the answer given.
 pub fn finished(record: &AuctionRecord, publisher_id: &str, lead: &Lead, answer: Bytes) -> Write {
-    let at = now_ms();
+    let at = crate::store::now_ms();
     let lead_id: &str = &record.lead_id;
     let ms = |d: std::time::Duration| d.as_secs_f64() * 1000.0;
     let pings = record.pings.iter().map(ping_row).collect();

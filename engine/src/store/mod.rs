@@ -30,6 +30,17 @@ pub type StoreFuture<'a, T> = Pin<Box<dyn Future<Output = Result<T, StoreError>>
 /// Milliseconds since the Unix epoch: how every time is stored.
 pub type UnixMs = i64;
 
+/// Now, in [`UnixMs`] (0 if the clock is before 1970).
+pub fn now_ms() -> UnixMs {
+    chrono::Utc::now().timestamp_millis().max(0)
+}
+
+/// `2026-11-23T12:00:00.000Z`: RFC 3339 in UTC with milliseconds, as events and the API show
+/// times; `None` for a time chrono cannot represent.
+pub fn rfc3339(at: UnixMs) -> Option<String> {
+    chrono::DateTime::from_timestamp_millis(at).map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true))
+}
+
 /// What can go wrong in the store.
 #[derive(Debug, Clone, thiserror::Error)]
 pub enum StoreError {

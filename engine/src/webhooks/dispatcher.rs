@@ -29,9 +29,10 @@ use tokio_util::sync::CancellationToken;
 
 use super::breaker::{Admission, Breaker, BreakerSettings, Transition};
 use super::request::prepare;
-use super::retry::{self, Outcome, now_ms};
+use super::retry::{self, Outcome};
 use super::sender::{Sender, Sent};
 use crate::config::DeliveryConfig;
+use crate::store::now_ms;
 use crate::store::{AttemptView, DeliveryAttempted, DueDelivery, NextStep, Store, UnixMs, Write};
 
 /// Deliveries fetched per store read: enough to fill many endpoints' windows at once.

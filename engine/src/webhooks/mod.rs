@@ -67,7 +67,7 @@ pub async fn start(
     delivery: &DeliveryConfig,
     webhooks: &[WebhookConfig],
 ) -> Result<Running, StoreError> {
-    sync_config(&*store, webhooks, retry::now_ms()).await?;
+    sync_config(&*store, webhooks, crate::store::now_ms()).await?;
     let stop = CancellationToken::new();
     let task = dispatcher::spawn(store, delivery.clone(), stop.clone());
     Ok(Running { stop, task })

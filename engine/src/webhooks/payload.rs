@@ -397,11 +397,11 @@ mod tests {
 
             #[test]
             fn arbitrary_settings_and_bodies_never_panic(text in r#"[{}\[\]",:0-9a-z_.\\ -]{0,120}"#, body in prop::collection::vec(any::<u8>(), 0..200)) {
-                if let Ok(value) = serde_json::from_str::<Value>(&text) {
-                    if let Ok(spec) = PayloadSpec::from_value(&value) {
-                        let _ = spec.render(&body);
-                        let _ = spec.render(text.as_bytes());
-                    }
+                if let Ok(value) = serde_json::from_str::<Value>(&text)
+                    && let Ok(spec) = PayloadSpec::from_value(&value)
+                {
+                    let _ = spec.render(&body);
+                    let _ = spec.render(text.as_bytes());
                 }
             }
         }

@@ -9,7 +9,7 @@
 //! is dead. A `Retry-After` from the endpoint (429, 503, ...) pushes the next attempt back to
 //! the later of the two, capped at [`MAX_RETRY_AFTER_MS`].
 
-use std::time::{Duration, UNIX_EPOCH};
+use std::time::Duration;
 
 use crate::store::{NextStep, UnixMs};
 
@@ -126,13 +126,6 @@ pub fn parse_retry_after(value: &str, now: UnixMs) -> Option<u64> {
     let date = chrono::DateTime::parse_from_rfc2822(value).ok()?;
     let at = date.timestamp_millis();
     Some(u64::try_from(at.saturating_sub(now)).unwrap_or(0))
-}
-
-/// Milliseconds since the Unix epoch now (0 if the clock is before 1970).
-pub fn now_ms() -> UnixMs {
-    std::time::SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
 }
 
 /// A delay until `at` from `now`, zero if it has passed.

@@ -260,11 +260,11 @@ impl MemoryStore {
                     return 1;
                 }
                 let subscription_id = d.view.subscription_id.clone();
-                if let Some(reason) = &done.disable_subscription {
-                    if let Some(sub) = inner.subscriptions.get_mut(&subscription_id) {
-                        sub.enabled = false;
-                        sub.disabled_reason = Some(reason.clone());
-                    }
+                if let Some(reason) = &done.disable_subscription
+                    && let Some(sub) = inner.subscriptions.get_mut(&subscription_id)
+                {
+                    sub.enabled = false;
+                    sub.disabled_reason = Some(reason.clone());
                 }
                 let Some(d) = inner.deliveries.get_mut(&done.delivery_id) else { return 0 };
                 d.attempts_made += 1;

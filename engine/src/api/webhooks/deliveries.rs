@@ -13,8 +13,8 @@ use super::views::{DeliveryOut, json, page};
 use super::{WebhookApi, not_found, store_error};
 use crate::api::error::ApiError;
 use crate::protocol::event::EventType;
+use crate::store::now_ms;
 use crate::store::{DeliveryQuery, Write};
-use crate::webhooks::retry::now_ms;
 
 /// Delivery states a filter may name.
 const STATUSES: [&str; 3] = ["pending", "delivered", "dead"];

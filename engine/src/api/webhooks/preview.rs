@@ -15,13 +15,14 @@ use serde_json::{Value, json};
 
 use super::WebhookApi;
 use super::query::Query;
-use super::views::{REDACTED, json as json_answer, redact_url, rfc3339};
+use super::views::{REDACTED, json as json_answer, redact_url};
 use crate::api::error::ApiError;
 use crate::protocol::event::{Envelope, EventType};
 use crate::protocol::ids::event_id;
+use crate::store::now_ms;
+use crate::store::rfc3339;
 use crate::webhooks::payload::{PayloadSpec, error_key};
 use crate::webhooks::request::prepare;
-use crate::webhooks::retry::now_ms;
 
 /// The secret every preview is signed with: the Standard Webhooks specification's example
 /// secret, public on purpose (a receiver must never accept it).

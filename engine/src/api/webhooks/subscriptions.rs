@@ -13,9 +13,9 @@ use super::{WebhookApi, not_found, store_error};
 use crate::api::error::ApiError;
 use crate::config::{SigningSecret, check_id, parse_headers};
 use crate::protocol::event::EventType;
+use crate::store::now_ms;
 use crate::store::{Subscription, Write};
 use crate::webhooks::payload::{PayloadSpec, error_key};
-use crate::webhooks::retry::now_ms;
 use crate::webhooks::{API_SOURCE, CONFIG_SOURCE, encode_secret, ssrf};
 
 /// How long the previous secret keeps signing after a rotation: a day for receivers to deploy

@@ -6,14 +6,13 @@
 use std::collections::BTreeMap;
 
 use bytes::Bytes;
-use chrono::{DateTime, SecondsFormat};
 use http::{Response, StatusCode};
 use http_body_util::Full;
 use serde::Serialize;
 
 use crate::api::error::ApiError;
 use crate::api::json_response;
-use crate::store::{AttemptView, DeliveryView, Page, Subscription, UnixMs};
+use crate::store::{AttemptView, DeliveryView, Page, Subscription, UnixMs, rfc3339};
 
 /// Shown instead of an extra header's value.
 pub const REDACTED: &str = "[redacted]";
@@ -156,11 +155,6 @@ impl From<AttemptView> for AttemptOut {
 /// A page mapped to its views.
 pub fn page<T, U: Serialize>(page: Page<T>, view: impl FnMut(T) -> U) -> Page<U> {
     Page { data: page.data.into_iter().map(view).collect(), next_cursor: page.next_cursor }
-}
-
-/// `2026-11-23T12:00:00.000Z`; `None` for a time chrono cannot represent.
-pub fn rfc3339(ms: UnixMs) -> Option<String> {
-    DateTime::from_timestamp_millis(ms).map(|t| t.to_rfc3339_opts(SecondsFormat::Millis, true))
 }
 
 /// A JSON answer.

@@ -2,7 +2,6 @@
 //! fanned out to a pending delivery for every enabled subscription to its type, in the same
 //! transaction as the change it reports.
 
-use chrono::{DateTime, SecondsFormat, Utc};
 use rusqlite::{Connection, params};
 
 use super::super::{NewEvent, StoreError, UnixMs};
@@ -58,9 +57,7 @@ pub(super) fn insert(conn: &Connection, event: NewEvent, wake: &mut bool) -> Res
 
 /// RFC 3339 in UTC with milliseconds, `2026-11-23T12:00:00.000Z`.
 pub(super) fn timestamp(at: UnixMs) -> Result<String, StoreError> {
-    DateTime::<Utc>::from_timestamp_millis(at)
-        .map(|t| t.to_rfc3339_opts(SecondsFormat::Millis, true))
-        .ok_or_else(|| StoreError::Backend(format!("event time {at} ms is out of range")))
+    crate::store::rfc3339(at).ok_or_else(|| StoreError::Backend(format!("event time {at} ms is out of range")))
 }
 
 #[cfg(test)]
