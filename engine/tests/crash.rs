@@ -14,7 +14,8 @@ use std::path::Path;
 use std::process::Stdio;
 use std::time::Duration;
 
-use common::{Behavior, FakeBuyers, KEY, Seen, WebhookReceiver};
+use common::receiver::{Got, Receiver, Reply};
+use common::{Behavior, FakeBuyers, KEY};
 use engine::store::Store;
 use engine::store::sqlite::{SqliteOptions, SqliteStore};
 use engine::transport::sign::Signer;
@@ -99,7 +100,7 @@ mod reqwest_like {
 }
 
 /// (lead id, event type) of a delivery.
-fn about(seen: &Seen) -> (String, String) {
+fn about(seen: &Got) -> (String, String) {
     let json = seen.json();
     (json["data"]["lead_id"].as_str().unwrap_or_default().to_owned(), json["type"].as_str().unwrap().to_owned())
 }
@@ -112,7 +113,7 @@ async fn invariant_6_nothing_accepted_is_lost_across_kill_9() {
         ("stuck", Behavior::bid("\"9.00\"").post_after(Duration::from_secs(3600))),
     ])
     .await;
-    let hooks = WebhookReceiver::start().await;
+    let hooks = Receiver::start(vec![Reply::Status(200)]).await;
     let dir = tempfile::tempdir().unwrap();
     let store_path = dir.path().join("engine.db");
     let config = format!(
@@ -169,7 +170,7 @@ async fn invariant_6_nothing_accepted_is_lost_across_kill_9() {
     .expect("every event delivered");
     let signer = Signer::new(&engine::config::SigningSecret::parse(SECRET).unwrap().0);
     let mut ids: BTreeMap<(String, String), BTreeSet<String>> = BTreeMap::new();
-    for seen in hooks.deliveries() {
+    for seen in hooks.got() {
         let header = |name: &str| seen.headers.get(name).unwrap().to_str().unwrap().to_owned();
         let id = header("webhook-id");
         assert_eq!(seen.json()["id"].as_str(), Some(id.as_str()), "webhook-id is the event id");

@@ -3,6 +3,8 @@
 
 #![allow(dead_code, clippy::unwrap_used)]
 
+pub mod receiver;
+
 use std::collections::HashMap;
 use std::convert::Infallible;
 use std::net::SocketAddr;
@@ -387,67 +389,3 @@ pub const CONTACT_VALUES: [&str; 9] = [
     "Bellevue",
     "203.0.113.9",
 ];
-
-/// A webhook subscriber on a real socket: records every delivery (headers and body) and
-/// answers 200.
-pub struct WebhookReceiver {
-    pub addr: SocketAddr,
-    deliveries: Arc<(Mutex<Vec<Seen>>, Notify)>,
-    task: JoinHandle<()>,
-}
-
-impl Drop for WebhookReceiver {
-    fn drop(&mut self) {
-        self.task.abort();
-    }
-}
-
-impl WebhookReceiver {
-    pub async fn start() -> WebhookReceiver {
-        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let addr = listener.local_addr().unwrap();
-        let deliveries: Arc<(Mutex<Vec<Seen>>, Notify)> = Arc::default();
-        let served = Arc::clone(&deliveries);
-        let task = tokio::spawn(async move {
-            loop {
-                let Ok((stream, _)) = listener.accept().await else { return };
-                let served = Arc::clone(&served);
-                tokio::spawn(async move {
-                    let service = service_fn(move |request: Request<Incoming>| {
-                        let served = Arc::clone(&served);
-                        async move {
-                            let headers = request.headers().clone();
-                            let body = request.into_body().collect().await.map(|b| b.to_bytes()).unwrap_or_default();
-                            served.0.lock().push(Seen { buyer: "webhook".into(), body, headers, at: Instant::now() });
-                            served.1.notify_waiters();
-                            Ok::<_, Infallible>(reply(200, "{}".into()))
-                        }
-                    });
-                    let _ = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new())
-                        .serve_connection(TokioIo::new(stream), service)
-                        .await;
-                });
-            }
-        });
-        WebhookReceiver { addr, deliveries, task }
-    }
-
-    pub fn url(&self) -> String {
-        format!("http://{}/hooks", self.addr)
-    }
-
-    pub fn deliveries(&self) -> Vec<Seen> {
-        self.deliveries.0.lock().clone()
-    }
-
-    /// Waits until `done` holds for the deliveries received so far.
-    pub async fn wait_until(&self, done: impl Fn(&[Seen]) -> bool) {
-        loop {
-            let notified = self.deliveries.1.notified();
-            if done(&self.deliveries.0.lock()) {
-                return;
-            }
-            notified.await;
-        }
-    }
-}
