@@ -181,7 +181,7 @@ pub fn build<T: Transport>(
         ping_timeout: Duration::from_millis(config.auction.ping_timeout_ms.into()),
         total_timeout: Duration::from_millis(config.auction.total_timeout_ms.into()),
     };
-    let webhooks = Some(Arc::new(api::webhooks::WebhookApi::new(Arc::clone(&store), config)));
+    let webhooks = api::webhooks::WebhookApi::new(Arc::clone(&store), config);
     let journal = Journal::new(store, config.durability);
     let (records_tx, records_rx) = mpsc::channel(record_queue.max(1));
     let intake = Intake {

@@ -34,7 +34,7 @@ pub struct App<T> {
     pub health: Arc<Health>,
     /// The webhook admin API (`/v1/webhooks...`, `/v1/deliveries...`, `/v1/dead-letters`);
     /// `None` without a store: those paths answer 404.
-    pub webhooks: Option<Arc<webhooks::WebhookApi>>,
+    pub webhooks: webhooks::WebhookApi,
 }
 
 impl<T: Transport> App<T> {
@@ -50,12 +50,7 @@ impl<T: Transport> App<T> {
             (&Method::GET, "/metrics") => text_response(StatusCode::OK, crate::ops::metrics::install().render()),
             (&Method::GET, "/healthz") => json_response(StatusCode::OK, Bytes::from_static(b"{\"status\":\"ok\"}")),
             (&Method::GET, "/readyz") => readiness(&self.health),
-            (_, path) if webhooks::handles(path) => match &self.webhooks {
-                Some(api) => api.route(request).await,
-                None => {
-                    ApiError::new(StatusCode::NOT_FOUND, "not_found", "the webhook API needs the store").into_response()
-                }
-            },
+            (_, path) if webhooks::handles(path) => self.webhooks.route(request).await,
             (_, "/v1/leads") => method_not_allowed("POST"),
             (_, "/metrics" | "/healthz" | "/readyz") => method_not_allowed("GET"),
             _ => ApiError::new(StatusCode::NOT_FOUND, "not_found", "no such endpoint").into_response(),
