@@ -66,6 +66,26 @@ fn in_doubt(
     now: UnixMs,
     wake: &mut bool,
 ) -> Result<(), StoreError> {
+    // Every attempt still `sending` may have reached its buyer (an earlier one may have timed
+    // out on our side and been accepted on theirs): the event lists them all.
+    let attempts: Vec<Value> = {
+        let mut stmt = conn
+            .prepare_cached(
+                "SELECT attempt, buyer_id, price_micros FROM post_attempts \
+                 WHERE lead_id = ?1 AND result = 'sending' ORDER BY attempt",
+            )
+            .context("posts in flight")?;
+        let rows = stmt
+            .query_map([lead_id], |row| Ok((row.get::<_, i64>(0)?, row.get::<_, String>(1)?, row.get::<_, i64>(2)?)))
+            .context("posts in flight")?;
+        rows.map(|row| {
+            row.map(|(attempt, buyer, price)| {
+                serde_json::json!({"attempt": attempt, "buyer_id": buyer, "price": Micros(price)})
+            })
+        })
+        .collect::<Result<_, _>>()
+        .context("posts in flight")?
+    };
     conn.execute(
         "UPDATE post_attempts SET result = 'in_doubt', reason = ?2 WHERE lead_id = ?1 AND result = 'sending'",
         params![lead_id, CRASH_DURING_POST],
@@ -78,6 +98,7 @@ fn in_doubt(
     data.insert("buyer_id".into(), buyer_id.into());
     data.insert("price".into(), serde_json::to_value(Micros(price)).context("price")?);
     data.insert("reason".into(), CRASH_DURING_POST.into());
+    data.insert("attempts".into(), Value::Array(attempts));
     event(conn, lead_id, EventType::LeadInDoubt, data, now, wake)
 }
 

@@ -17,7 +17,8 @@ async fn a_post_in_flight_is_recovered_in_doubt_once() {
         commit(&store, vec![put(subscription("all", &["*"], true))]).await;
         commit(&store, vec![lead_received("ld_1", Some("order-1"), T0)]).await;
         commit(&store, vec![post_started("ld_1", 1, "b0", T0 + 10)]).await;
-        // The process dies here: the post was sent, its outcome never written.
+        commit(&store, vec![post_started("ld_1", 2, "b0", T0 + 20)]).await;
+        // The process dies here: the posts were sent, their outcomes never written.
     }
     let store = open(&dir);
     let recovery = store.recover(T0 + 60_000).await.expect("recover");
@@ -26,7 +27,7 @@ async fn a_post_in_flight_is_recovered_in_doubt_once() {
     let lead = store.lead("ld_1").await.expect("read").expect("lead");
     assert_eq!(lead.status, "in_doubt");
     assert_eq!(lead.reason.as_deref(), Some("crash during post"));
-    assert_eq!(lead.posts[0].result, "in_doubt");
+    assert_eq!(lead.posts.iter().map(|p| p.result.as_str()).collect::<Vec<_>>(), ["in_doubt", "in_doubt"]);
     let events: Vec<_> = lead.events.iter().map(|(_, kind, seq)| (kind.as_str(), *seq)).collect();
     assert_eq!(events, [("lead.received", 1), ("lead.in_doubt", 2)]);
     let answer = parsed(lead.answer.as_ref());
@@ -41,6 +42,9 @@ async fn a_post_in_flight_is_recovered_in_doubt_once() {
     assert_eq!(body["data"]["buyer_id"], "b0");
     assert_eq!(body["data"]["price"], "12.50");
     assert_eq!(body["data"]["sequence"], 2);
+    let attempts: Vec<i64> =
+        body["data"]["attempts"].as_array().expect("attempts").iter().filter_map(|a| a["attempt"].as_i64()).collect();
+    assert_eq!(attempts, [1, 2], "every post that may have reached a buyer is named");
     assert_eq!(body["timestamp"], "2026-11-23T12:01:00.000Z");
 
     assert_eq!(store.recover(T0 + 120_000).await.expect("again"), Recovery::default());
