@@ -141,7 +141,10 @@ impl<T: Transport> Engine<T> {
         if let Some(webhooks) = self.webhooks.take() {
             webhooks.stop().await;
         }
-        drop(self.app);
+        // The app holds the store: its last drop waits for the writer to commit what is queued
+        // (bounded), which is blocking work, so it happens off the runtime's threads.
+        let app = self.app;
+        let _ = tokio::task::spawn_blocking(move || drop(app)).await;
         // The log ends when the last record sender is gone; a connection still open past the
         // grace period may hold one, so the wait is bounded.
         if let Some(log) = log
