@@ -39,23 +39,13 @@ pub(super) fn delivery_attempted(conn: &Connection, a: DeliveryAttempted, wake: 
         .context("update delivery")?
         .execute(params![a.delivery_id, status, next_at, dead_reason, a.attempt.at])
         .context("update delivery")?;
-    if updated == 0 {
-        // Gone (nothing to record) or no longer pending (history only).
-        let rows = conn
-            .prepare_cached(
-                "INSERT INTO delivery_attempts (delivery_id, at, status_code, latency_ms, error, next_attempt_at) \
-                 SELECT id, ?2, ?3, ?4, ?5, NULL FROM deliveries WHERE id = ?1",
-            )
-            .context("insert late delivery attempt")?
-            .execute(params![a.delivery_id, a.attempt.at, a.attempt.status_code, a.attempt.latency_ms, a.attempt.error])
-            .context("insert late delivery attempt")?;
-        return Ok(rows as u64);
-    }
-    let mut rows = updated;
-    rows += conn
+    // The attempt joins the delivery's history whenever the delivery still exists (a gone one
+    // records nothing); one no longer pending gets it without a next attempt.
+    let next_attempt_at = if updated > 0 { a.attempt.next_attempt_at } else { None };
+    let recorded = conn
         .prepare_cached(
             "INSERT INTO delivery_attempts (delivery_id, at, status_code, latency_ms, error, next_attempt_at) \
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+             SELECT id, ?2, ?3, ?4, ?5, ?6 FROM deliveries WHERE id = ?1",
         )
         .context("insert delivery attempt")?
         .execute(params![
@@ -64,9 +54,14 @@ pub(super) fn delivery_attempted(conn: &Connection, a: DeliveryAttempted, wake: 
             a.attempt.status_code,
             a.attempt.latency_ms,
             a.attempt.error,
-            a.attempt.next_attempt_at
+            next_attempt_at
         ])
         .context("insert delivery attempt")?;
+    if updated == 0 {
+        // Gone or no longer pending: history only.
+        return Ok(recorded as u64);
+    }
+    let mut rows = updated + recorded;
     if let Some(reason) = &a.disable_subscription {
         rows += conn
             .prepare_cached(
