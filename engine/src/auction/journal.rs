@@ -154,6 +154,7 @@ pub fn finished(record: &AuctionRecord, publisher_id: &str, lead: &Lead, answer:
             latency_us: post.latency.as_micros() as i64,
         });
     }
+    let bids = record.pings.iter().filter(|p| matches!(p.result, PingResult::Bid { .. })).count();
     let mut data = lead_data(lead_id, publisher_id, lead);
     let kind = match &record.sale {
         Some(sale) => {
@@ -164,15 +165,12 @@ pub fn finished(record: &AuctionRecord, publisher_id: &str, lead: &Lead, answer:
             EventType::LeadSold
         }
         None => {
-            data.insert("reason".into(), json!(unsold_reason(record)));
+            data.insert("reason".into(), json!(unsold_reason(bids, record.posts.len())));
             EventType::LeadUnsold
         }
     };
     data.insert("pinged".into(), json!(record.pings.len()));
-    data.insert(
-        "bids".into(),
-        json!(record.pings.iter().filter(|p| matches!(p.result, PingResult::Bid { .. })).count()),
-    );
+    data.insert("bids".into(), json!(bids));
     events.push(event(kind, lead_id, at, data));
     Write::AuctionFinished(Box::new(AuctionFinished {
         lead_id: lead_id.to_owned(),
@@ -191,11 +189,10 @@ pub fn finished(record: &AuctionRecord, publisher_id: &str, lead: &Lead, answer:
 }
 
 /// Why an auction ended unsold: nobody bid, every post failed, or the budget ran out first.
-fn unsold_reason(record: &AuctionRecord) -> &'static str {
-    let bids = record.pings.iter().filter(|p| matches!(p.result, PingResult::Bid { .. })).count();
+fn unsold_reason(bids: usize, posts: usize) -> &'static str {
     if bids == 0 {
         "no_bids"
-    } else if record.posts.len() == bids {
+    } else if posts == bids {
         "all_posts_rejected"
     } else {
         "budget_exhausted"
