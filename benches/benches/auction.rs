@@ -11,7 +11,7 @@ use std::time::Duration;
 use benches::{InstantBuyers, LEAD, config_with_buyers, instant_buyers};
 use criterion::{Criterion, criterion_group, criterion_main};
 use engine::api::validate;
-use engine::auction::{Auctioneer, Settings};
+use engine::auction::{Auctioneer, Offer, Settings};
 use engine::buyers::Registry;
 use tokio::time::Instant;
 
@@ -28,7 +28,7 @@ async fn one_auction(registry: &Registry, auctioneer: &Auctioneer<InstantBuyers>
     let start = Instant::now();
     let lead = validate::lead(LEAD).expect("valid");
     let lead_id: Arc<str> = engine::protocol::ids::lead_id().into();
-    let record = auctioneer.run(registry, &lead, lead_id, start).await;
+    let record = auctioneer.run(registry, &lead, lead_id, start, Offer::default()).await;
     assert_eq!(record.pings.len(), BUYERS);
     assert!(record.sale.is_some());
     let answer = serde_json::to_vec(&record.answer()).expect("serializes");

@@ -17,9 +17,9 @@ use super::auth::{Publisher, PublisherKeys};
 use super::error::ApiError;
 use super::idempotency::{self, Claim, IdempotencyCache, Running};
 use super::{body, json_response, validate};
-use crate::auction::Auctioneer;
 use crate::auction::journal::{self, Journal};
 use crate::auction::record::Finished;
+use crate::auction::{Auctioneer, Offer};
 use crate::buyers::Registry;
 use crate::protocol::ids;
 use crate::protocol::lead::Lead;
@@ -105,7 +105,7 @@ impl<T: Transport> Intake<T> {
             journal.write(vec![journal::received(&lead_id, &publisher.id, &lead, key)]).await.map_err(store_busy)?;
             let in_flight = &auctioneer.metrics().in_flight;
             in_flight.increment(1.0);
-            let record = auctioneer.run(&registry, &lead, Arc::clone(&lead_id), started).await;
+            let record = auctioneer.run(&registry, &lead, Arc::clone(&lead_id), started, Offer { publisher_id: &publisher.id, exclude: &[] }).await;
             in_flight.decrement(1.0);
             // Serializing the answer struct cannot fail.
             let answer = Bytes::from(serde_json::to_vec(&record.answer()).unwrap_or_default());

@@ -45,7 +45,7 @@ mod tests {
     use parking_lot::Mutex;
 
     use super::*;
-    use crate::auction::{Auctioneer, Settings};
+    use crate::auction::{Auctioneer, Offer, Settings};
     use crate::buyers::Registry;
     use crate::config::Config;
     use crate::transport::{ExchangeKind, MemoryTransport, Reply};
@@ -94,7 +94,8 @@ mod tests {
             let settings = Settings { ping_timeout: Duration::from_millis(100), total_timeout: Duration::from_secs(1) };
             let auctioneer = Auctioneer::new(transport, settings);
             let registry = Registry::from_config(&config);
-            let record = auctioneer.run(&registry, &lead, "ld_test".into(), tokio::time::Instant::now()).await;
+            let record =
+                auctioneer.run(&registry, &lead, "ld_test".into(), tokio::time::Instant::now(), Offer::default()).await;
             let (tx, rx) = mpsc::channel(1);
             tx.send(("pub1".into(), record)).await.expect("queued");
             drop(tx);

@@ -33,6 +33,15 @@ pub struct Settings {
     pub total_timeout: Duration,
 }
 
+/// Who an auction is for, and which buyers it must leave out.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Offer<'a> {
+    /// The publisher that sent the lead (per-publisher caps, and in the record).
+    pub publisher_id: &'a str,
+    /// Buyers that must not be offered this lead (dedupe: they already bought this person).
+    pub exclude: &'a [Arc<str>],
+}
+
 /// Runs auctions over a transport.
 #[derive(Debug)]
 pub struct Auctioneer<T> {
@@ -57,9 +66,19 @@ impl<T: Transport> Auctioneer<T> {
 
     /// Auctions one validated lead. `start` is when intake began, so the budget and the
     /// reported total include parsing and validation.
-    pub async fn run(&self, registry: &Registry, lead: &Lead, lead_id: Arc<str>, start: Instant) -> AuctionRecord {
+    pub async fn run(
+        &self,
+        registry: &Registry,
+        lead: &Lead,
+        lead_id: Arc<str>,
+        start: Instant,
+        offer: Offer<'_>,
+    ) -> AuctionRecord {
         let mut eligible = Vec::new();
         registry.select(lead, &mut eligible);
+        if !offer.exclude.is_empty() {
+            eligible.retain(|&i| !offer.exclude.contains(&registry.buyer(i).id));
+        }
         let ping_started = Instant::now();
         let deadline = ping_started + self.settings.ping_timeout;
         let phase = fanout::ping_all(&self.transport, registry, &eligible, lead, ping_started, deadline).await;
