@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 use serde::Deserialize;
 
 use super::Config;
+use super::caps::Caps;
 use super::de::{self, Headers, KeyDigest, SigningSecret};
 use crate::protocol::geo::{State, Zip};
 use crate::protocol::money::Micros;
@@ -35,6 +36,10 @@ pub struct BuyerConfig {
     /// The buyer's floor: lower bids are invalid.
     #[serde(default)]
     pub floor: Option<Micros>,
+    /// Ranking weight of this buyer's bids (a quality score): bids rank by price times weight;
+    /// the buyer is charged its own price (or less, under second-price). Default 1.
+    #[serde(default = "one")]
+    pub quality_weight: f64,
     /// The buyer's own ping timeout; the auction's deadline still bounds it.
     #[serde(default)]
     pub timeout_ms: Option<u32>,
@@ -53,6 +58,9 @@ pub struct BuyerConfig {
     /// A disabled buyer is never pinged.
     #[serde(default = "yes")]
     pub enabled: bool,
+    /// A paused buyer keeps its settings and counters but is not pinged until unpaused.
+    #[serde(default)]
+    pub paused: bool,
     /// SHA-256 of the buyer's API key (status, returns, pull).
     #[serde(default)]
     pub key_sha256: Option<KeyDigest>,
@@ -71,6 +79,10 @@ fn yes() -> bool {
     true
 }
 
+fn one() -> f64 {
+    1.0
+}
+
 /// HTTP version towards a buyer.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -80,21 +92,6 @@ pub enum TransportKind {
     Http1,
     /// HTTP/2 (h2c prior knowledge on http://, ALPN on https://): one connection, many streams.
     Http2,
-}
-
-/// `caps = { hourly, daily, budget_daily }`.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Caps {
-    /// Leads per hour.
-    #[serde(default)]
-    pub hourly: Option<u32>,
-    /// Leads per day.
-    #[serde(default)]
-    pub daily: Option<u32>,
-    /// Spend per day.
-    #[serde(default)]
-    pub budget_daily: Option<Micros>,
 }
 
 /// `schedule = { timezone, days, hours }`.
@@ -227,6 +224,15 @@ impl BuyerConfig {
             && (floor.0 < 0 || floor > config.auction.max_bid)
         {
             return Err(("floor", "must be between 0 and auction.max_bid".into()));
+        }
+        if !(self.quality_weight.is_finite() && self.quality_weight > 0.0 && self.quality_weight <= 10.0) {
+            return Err(("quality_weight", "must be above 0 and at most 10".into()));
+        }
+        if let Some(caps) = &self.caps {
+            caps.validate().map_err(|(key, m)| ("caps", format!("`{key}`: {m}")))?;
+            if let Some(publisher) = caps.publishers.keys().find(|p| !config.publishers.iter().any(|c| &c.id == *p)) {
+                return Err(("caps", format!("`publishers.{publisher}`: no publisher has this id")));
+            }
         }
         if self.timeout_ms == Some(0) {
             return Err(("timeout_ms", "must be at least 1".into()));

@@ -5,6 +5,7 @@
 //! a config that works.
 
 mod buyer;
+mod caps;
 mod de;
 
 use std::net::SocketAddr;
@@ -14,7 +15,8 @@ use serde::Deserialize;
 
 use crate::protocol::money::Micros;
 
-pub use buyer::{AttrRule, BuyerConfig, Caps, RuleValue, Schedule, TransportKind, ZipFilter};
+pub use buyer::{AttrRule, BuyerConfig, RuleValue, Schedule, TransportKind, ZipFilter};
+pub use caps::{Caps, Limit, Period, PublisherCaps};
 pub use de::{KeyDigest, SigningSecret};
 /// The `headers` table check, shared with the webhook API (same names refused, same errors).
 pub(crate) use de::{check_id, headers as parse_headers};
@@ -76,6 +78,28 @@ pub struct AuctionConfig {
     /// Sanity maximum: a bid above it is a bug or an attack, and invalid.
     #[serde(default = "defaults::max_bid")]
     pub max_bid: Micros,
+    /// Floors per vertical (`[auction.floors] auto_insurance = "5.00"`), above the global one.
+    #[serde(default)]
+    pub floors: std::collections::BTreeMap<String, Micros>,
+    /// What the winner pays: its own bid (`first`, the default) or the next bid plus
+    /// `price_step` (`second`).
+    #[serde(default)]
+    pub pricing: Pricing,
+    /// Second price: how much above the next bid the winner pays.
+    #[serde(default = "defaults::price_step")]
+    pub price_step: Micros,
+}
+
+/// `auction.pricing`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Pricing {
+    /// The winner pays what it bid.
+    #[default]
+    First,
+    /// The winner pays just enough to beat the next bid: that bid plus `price_step`, at least
+    /// the floor, at most its own bid.
+    Second,
 }
 
 /// `[intake]`: limits that protect the engine from publishers.
@@ -299,6 +323,17 @@ impl Config {
         if a.floor.is_some_and(|f| f.0 < 0 || f > a.max_bid) {
             return Err(key_err("auction.floor".into(), "must be between 0 and auction.max_bid"));
         }
+        for (vertical, floor) in &a.floors {
+            if !crate::protocol::lead::is_valid_vertical(vertical) {
+                return Err(key_err(format!("auction.floors.{vertical}"), "not a vertical name (lowercase letters, digits, `_`)"));
+            }
+            if floor.0 < 0 || *floor > a.max_bid {
+                return Err(key_err(format!("auction.floors.{vertical}"), "must be between 0 and auction.max_bid"));
+            }
+        }
+        if a.price_step.0 < 0 || a.price_step > a.max_bid {
+            return Err(key_err("auction.price_step".into(), "must be between 0 and auction.max_bid"));
+        }
         let i = &self.intake;
         if i.max_body_bytes < 1024 || i.max_in_flight == 0 || i.idempotency_capacity == 0 || i.idempotency_ttl_s == 0 {
             return Err(key_err(
@@ -330,9 +365,6 @@ impl Config {
     pub fn not_yet_enforced(&self) -> Vec<&'static str> {
         let mut keys = Vec::new();
         let buyers = |f: fn(&BuyerConfig) -> bool| self.buyers.iter().any(f);
-        if buyers(|b| b.caps.is_some()) {
-            keys.push("buyers.caps");
-        }
         if buyers(|b| b.schedule.is_some()) {
             keys.push("buyers.schedule");
         }
@@ -366,6 +398,9 @@ impl Default for AuctionConfig {
             total_timeout_ms: defaults::total_timeout_ms(),
             floor: None,
             max_bid: defaults::max_bid(),
+            floors: Default::default(),
+            pricing: Pricing::First,
+            price_step: defaults::price_step(),
         }
     }
 }
@@ -428,6 +463,10 @@ mod defaults {
     /// Immediately, 5 s, 5 min, 30 min, 2 h, 5 h, 10 h, 24 h: the Standard Webhooks schedule.
     pub fn retry_schedule_ms() -> Vec<u64> {
         vec![0, 5_000, 300_000, 1_800_000, 7_200_000, 18_000_000, 36_000_000, 86_400_000]
+    }
+    /// One cent.
+    pub fn price_step() -> Micros {
+        Micros(10_000)
     }
     pub fn delivery_timeout_ms() -> u64 {
         10_000
