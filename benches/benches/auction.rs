@@ -20,7 +20,7 @@ const BUYERS: usize = 10;
 fn setup() -> (Registry, Auctioneer<InstantBuyers>) {
     engine::ops::metrics::install();
     let registry = Registry::from_config(&config_with_buyers(BUYERS, true));
-    let settings = Settings { ping_timeout: Duration::from_millis(100), total_timeout: Duration::from_secs(1) };
+    let settings = Settings::from_config(&Default::default());
     (registry, Auctioneer::new(instant_buyers(), settings))
 }
 

@@ -52,6 +52,9 @@ use transport::{HttpTransport, Transport};
 /// After the drain, how long the auction log may take to write what is queued.
 const LOG_FLUSH: Duration = Duration::from_secs(2);
 
+/// How far back sales are read to rebuild cap counters: longer than any cap window.
+const CAP_LOOKBACK_MS: i64 = 33 * 24 * 3_600_000;
+
 /// How often expired idempotency keys are swept.
 const IDEMPOTENCY_SWEEP: Duration = Duration::from_secs(30);
 
@@ -112,6 +115,10 @@ impl<T: Transport> Engine<T> {
         }
         let (app, records) = build(config, transport, auction::log::RECORD_QUEUE, Arc::clone(&store));
         restore_idempotency(&app.intake, &*store, config.intake.idempotency_ttl_s).await?;
+        // Caps count from the store: a calendar month in any zone began at most 33 days ago.
+        let now = store::now_ms();
+        let sales = store.sales_since(now - CAP_LOOKBACK_MS).await.map_err(std::io::Error::other)?;
+        app.intake.registry.restore_sales(&sales, now);
         let background = vec![
             tokio::spawn(sweep_idempotency(Arc::downgrade(&app.intake.idempotency))),
             tokio::spawn(ops::metrics::upkeep()),
@@ -180,10 +187,7 @@ pub fn build<T: Transport>(
     store: Arc<dyn Store>,
 ) -> (Arc<App<T>>, mpsc::Receiver<auction::record::Finished>) {
     ops::metrics::install();
-    let settings = auction::Settings {
-        ping_timeout: Duration::from_millis(config.auction.ping_timeout_ms.into()),
-        total_timeout: Duration::from_millis(config.auction.total_timeout_ms.into()),
-    };
+    let settings = auction::Settings::from_config(&config.auction);
     let webhooks = api::webhooks::WebhookApi::new(Arc::clone(&store), config);
     let journal = Journal::new(store, config.durability);
     let (records_tx, records_rx) = mpsc::channel(record_queue.max(1));

@@ -11,9 +11,11 @@ use std::time::Duration;
 use tokio::task::JoinSet;
 use tokio::time::{Instant, timeout, timeout_at};
 
-use super::rank::Candidate;
+use super::rank::{self, Candidate};
 use super::record::{PingRecord, PingResult};
-use crate::buyers::Registry;
+use crate::buyers::{Buyer, Registry};
+use crate::protocol::bid::PriceLimits;
+use crate::protocol::money::Micros;
 use crate::protocol::bid::{BidVerdict, judge_bid};
 use crate::protocol::ids;
 use crate::protocol::lead::Lead;
@@ -48,6 +50,7 @@ pub async fn ping_all<T: Transport>(
     registry: &Registry,
     eligible: &[u32],
     lead: &Lead,
+    floor: Micros,
     start: Instant,
     deadline: Instant,
 ) -> PingPhase {
@@ -104,9 +107,10 @@ pub async fn ping_all<T: Transport>(
         slowest = slowest.max(latency);
         record.latency = Some(latency);
         record.result = match result {
-            Ok(Ok(reply)) => match judge_bid(reply.status, &reply.body, record.buyer.limits) {
+            Ok(Ok(reply)) => match judge_bid(reply.status, &reply.body, limits(&record.buyer, floor)) {
                 BidVerdict::Bid { price, bid_id } => {
-                    candidates.push(Candidate { price, answered_at: latency, ping: slot });
+                    let score = rank::score(price, record.buyer.weight);
+                    candidates.push(Candidate { price, score, answered_at: latency, ping: slot });
                     PingResult::Bid { price, bid_id }
                 }
                 BidVerdict::NoBid => PingResult::NoBid,
@@ -121,6 +125,11 @@ pub async fn ping_all<T: Transport>(
     count(&records);
     let waited = if pending > 0 { wait_until.saturating_duration_since(start) } else { slowest };
     PingPhase { records, candidates, waited }
+}
+
+/// A buyer's price limits for a lead whose vertical's floor is `floor`.
+pub fn limits(buyer: &Buyer, floor: Micros) -> PriceLimits {
+    PriceLimits { floor: buyer.limits.floor.max(floor), max: buyer.limits.max }
 }
 
 /// Per-buyer metrics for one auction's pings.

@@ -10,7 +10,7 @@ use bytes::Bytes;
 use serde::Serialize;
 use serde_json::{Map, Value, json};
 
-use super::record::{AuctionRecord, PingResult, PostResult};
+use super::record::{AuctionRecord, BuyerEvent, PingResult, PostResult};
 use crate::config::Durability;
 use crate::protocol::event::EventType;
 use crate::protocol::ids;
@@ -129,10 +129,7 @@ pub fn finished(record: &AuctionRecord, publisher_id: &str, lead: &Lead, answer:
     let mut events = Vec::with_capacity(record.posts.len() + 1);
     for (n, post) in record.posts.iter().enumerate() {
         let ping = &record.pings[post.ping];
-        let price = match ping.result {
-            PingResult::Bid { price, .. } => price,
-            _ => Micros(0),
-        };
+        let price = post.price;
         let (result, reason, buyer_lead_id) = post_result(&post.result);
         if result != "accepted" {
             let mut data = lead_data(lead_id, publisher_id, lead);
@@ -160,6 +157,7 @@ pub fn finished(record: &AuctionRecord, publisher_id: &str, lead: &Lead, answer:
         Some(sale) => {
             data.insert("buyer_id".into(), json!(&*sale.buyer_id));
             data.insert("price".into(), json!(sale.price.to_string()));
+            data.insert("bid".into(), json!(sale.bid.to_string()));
             let buyer_lead_id = posts.last().and_then(|p| p.buyer_lead_id.clone());
             data.insert("buyer_lead_id".into(), json!(buyer_lead_id));
             EventType::LeadSold
@@ -172,6 +170,7 @@ pub fn finished(record: &AuctionRecord, publisher_id: &str, lead: &Lead, answer:
     data.insert("pinged".into(), json!(record.pings.len()));
     data.insert("bids".into(), json!(bids));
     events.push(event(kind, lead_id, at, data));
+    events.extend(record.buyer_events.iter().map(|e| buyer_event(e, at)));
     Write::AuctionFinished(Box::new(AuctionFinished {
         lead_id: lead_id.to_owned(),
         outcome: record.outcome().as_str(),
@@ -209,6 +208,25 @@ fn lead_data(lead_id: &str, publisher_id: &str, lead: &Lead) -> Map<String, Valu
     data
 }
 
+/// A buyer event: not about one lead (no `lead_id`), so outside the lead's event sequence.
+fn buyer_event(buyer_event: &BuyerEvent, at: UnixMs) -> NewEvent {
+    let BuyerEvent::Cap(cap) = buyer_event;
+    let kind = if cap.reached { EventType::BuyerCapReached } else { EventType::BuyerCapThresholdReached };
+    let limit = cap.limit;
+    let money = |v: i64| if limit.spend { json!(Micros(v).to_string()) } else { json!(v) };
+    let data = [
+        ("buyer_id", json!(&*cap.buyer_id)),
+        ("publisher_id", json!(cap.publisher_id.as_deref())),
+        ("cap", json!(limit.key())),
+        ("limit", money(limit.max)),
+        ("used", money(cap.used)),
+        ("window_start", json!(crate::store::rfc3339(cap.window.0))),
+        ("window_end", json!(crate::store::rfc3339(cap.window.1))),
+    ];
+    let data = data.into_iter().map(|(k, v)| (k.to_owned(), v)).collect();
+    NewEvent { id: ids::event_id(), kind, lead_id: None, at, data }
+}
+
 fn event(kind: EventType, lead_id: &str, at: UnixMs, data: Map<String, Value>) -> NewEvent {
     NewEvent { id: ids::event_id(), kind, lead_id: Some(lead_id.to_owned()), at, data }
 }
@@ -226,6 +244,7 @@ fn ping_row(ping: &super::record::PingRecord) -> PingRow {
         ping_id: ping.ping_id.to_string(),
         result,
         price,
+        score: price.map(|p| super::rank::score(Micros(p), ping.buyer.weight).0),
         bid_id,
         reason,
         latency_us: ping.latency.map(|d| d.as_micros() as i64),

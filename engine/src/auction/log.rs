@@ -39,7 +39,6 @@ pub async fn auction_log(mut records: mpsc::Receiver<Finished>) {
 mod tests {
     use std::io::Write;
     use std::sync::Arc;
-    use std::time::Duration;
 
     use bytes::Bytes;
     use parking_lot::Mutex;
@@ -91,7 +90,7 @@ mod tests {
         .expect("valid lead");
         let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
         runtime.block_on(async {
-            let settings = Settings { ping_timeout: Duration::from_millis(100), total_timeout: Duration::from_secs(1) };
+            let settings = Settings::from_config(&Default::default());
             let auctioneer = Auctioneer::new(transport, settings);
             let registry = Registry::from_config(&config);
             let record =

@@ -7,6 +7,7 @@ mod fanout;
 pub mod journal;
 pub mod log;
 mod posting;
+pub mod pricing;
 pub mod rank;
 pub mod record;
 
@@ -20,6 +21,9 @@ use journal::Journal;
 use record::{AuctionRecord, PhaseTimes};
 
 use crate::buyers::Registry;
+use crate::config::Pricing;
+use crate::protocol::money::Micros;
+use posting::Bids;
 use crate::ops::metrics::EngineMetrics;
 use crate::protocol::lead::Lead;
 use crate::transport::Transport;
@@ -31,6 +35,22 @@ pub struct Settings {
     pub ping_timeout: Duration,
     /// The whole auction's budget.
     pub total_timeout: Duration,
+    /// First or second price.
+    pub pricing: Pricing,
+    /// Second price: how much above the next bid the winner pays.
+    pub price_step: Micros,
+}
+
+impl Settings {
+    /// The auction settings of a config.
+    pub fn from_config(config: &crate::config::AuctionConfig) -> Settings {
+        Settings {
+            ping_timeout: Duration::from_millis(config.ping_timeout_ms.into()),
+            total_timeout: Duration::from_millis(config.total_timeout_ms.into()),
+            pricing: config.pricing,
+            price_step: config.price_step,
+        }
+    }
 }
 
 /// Who an auction is for, and which buyers it must leave out.
@@ -75,19 +95,21 @@ impl<T: Transport> Auctioneer<T> {
         offer: Offer<'_>,
     ) -> AuctionRecord {
         let mut eligible = Vec::new();
-        registry.select(lead, &mut eligible);
+        registry.select(lead, offer.publisher_id, crate::store::now_ms(), &mut eligible);
         if !offer.exclude.is_empty() {
             eligible.retain(|&i| !offer.exclude.contains(&registry.buyer(i).id));
         }
+        let floor = registry.vertical_floor(&lead.vertical);
         let ping_started = Instant::now();
         let deadline = ping_started + self.settings.ping_timeout;
-        let phase = fanout::ping_all(&self.transport, registry, &eligible, lead, ping_started, deadline).await;
+        let phase = fanout::ping_all(&self.transport, registry, &eligible, lead, floor, ping_started, deadline).await;
         let ping_time = ping_started.elapsed();
 
         let mut ranked = phase.candidates;
         rank::rank(&mut ranked);
         let post_started = Instant::now();
-        let (posts, sale) = self.post_cascade(lead, &lead_id, &phase.records, &ranked, start).await;
+        let bids = Bids { pings: &phase.records, ranked: &ranked, floor };
+        let (posts, sale, buyer_events) = self.post_cascade(lead, &lead_id, offer.publisher_id, bids, start).await;
         let post_time = post_started.elapsed();
         let posts_waited: Duration = posts.iter().map(|p| p.latency).sum();
         let times = PhaseTimes {
@@ -96,7 +118,7 @@ impl<T: Transport> Auctioneer<T> {
             total: start.elapsed(),
             buyers: phase.waited + posts_waited,
         };
-        let record = AuctionRecord { lead_id, pings: phase.records, posts, sale, times };
+        let record = AuctionRecord { lead_id, pings: phase.records, posts, sale, buyer_events, times };
         self.count(&record);
         record
     }

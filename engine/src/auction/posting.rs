@@ -1,44 +1,76 @@
 //! The post phase: the full lead to the best bid, then down the ranking on rejection, error or
 //! timeout, one buyer at a time, within the total budget. The order comes from
-//! [`Cascade`]; this file does the I/O. Each post's intent is journaled before the lead leaves
-//! (when there is a journal): if that write fails, no more posts are sent.
+//! [`Cascade`], the price from [`pricing`](super::pricing); this file does the I/O. Before a
+//! post the buyer's caps are reserved (a buyer whose cap filled during the auction is skipped)
+//! and the post's intent is journaled (when there is a journal: if that write fails, no more
+//! posts are sent); a sale commits the reservation, anything else releases it.
 
 use std::sync::Arc;
 
 use tokio::time::{Instant, timeout};
 
-use super::Auctioneer;
 use super::cascade::{Cascade, MIN_POST_BUDGET, Step};
 use super::rank::Candidate;
-use super::record::{PingRecord, PingResult, PostRecord, PostResult, Sale};
+use super::record::{BuyerEvent, PingRecord, PingResult, PostRecord, PostResult, Sale};
+use super::{Auctioneer, fanout, pricing};
+use crate::buyers::Skip;
+use crate::protocol::money::Micros;
 use crate::protocol::ids;
 use crate::protocol::lead::Lead;
 use crate::protocol::post::{PostRequest, PostVerdict, judge_post};
 use crate::transport::{Exchange, ExchangeKind, Transport};
 
+/// The ping phase's result, as the post phase reads it.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Bids<'a> {
+    /// Every ping of the auction.
+    pub pings: &'a [PingRecord],
+    /// The valid bids, best first.
+    pub ranked: &'a [Candidate],
+    /// The lead's vertical floor.
+    pub floor: Micros,
+}
+
 impl<T: Transport> Auctioneer<T> {
     /// Posts down the ranked candidates until one buyer accepts or the budget (counted from
-    /// `start`) runs out.
+    /// `start`) runs out. Returns the posts, the sale, and the cap events the sale crossed.
     pub(super) async fn post_cascade(
         &self,
         lead: &Lead,
         lead_id: &str,
-        pings: &[PingRecord],
-        ranked: &[Candidate],
+        publisher_id: &str,
+        bids: Bids<'_>,
         start: Instant,
-    ) -> (Vec<PostRecord>, Option<Sale>) {
-        let (transport, journal, budget) = (&self.transport, self.journal.as_ref(), self.settings.total_timeout);
+    ) -> (Vec<PostRecord>, Option<Sale>, Vec<BuyerEvent>) {
+        let (transport, journal, settings) = (&self.transport, self.journal.as_ref(), &self.settings);
+        let Bids { pings, ranked, floor } = bids;
         let mut posts = Vec::new();
         let mut cascade = Cascade::new(ranked.len());
         let post_timeout = |rank: usize| pings[ranked[rank].ping].buyer.post_timeout;
-        while let Step::Post { rank, timeout: limit } = cascade.next(start.elapsed(), budget, post_timeout) {
+        while let Step::Post { rank, timeout: limit } = cascade.next(start.elapsed(), settings.total_timeout, post_timeout) {
             let candidate = ranked[rank];
             let ping = &pings[candidate.ping];
+            let buyer = &ping.buyer;
+            let buyer_floor = fanout::limits(buyer, floor).floor;
+            let price = pricing::clearing_price(settings.pricing, settings.price_step, ranked, rank, buyer_floor);
+            // Taken before the lead leaves, so two auctions cannot both sell a cap's last lead.
+            // Test leads never count.
+            let hold = match buyer.caps.as_ref().filter(|_| !lead.test) {
+                None => None,
+                Some(caps) => match caps.reserve(publisher_id, price, crate::store::now_ms()) {
+                    Some(hold) => Some(hold),
+                    None => {
+                        buyer.metrics.skipped(Skip::Capped);
+                        cascade.record(false);
+                        continue;
+                    }
+                },
+            };
             let mut limit = limit;
             if let Some(journal) = journal {
                 let attempt = posts.len() as u32 + 1;
                 let writing = Instant::now();
-                let intent = journal.post_starting(lead_id, attempt, &ping.buyer.id, &ping.ping_id, candidate.price);
+                let intent = journal.post_starting(lead_id, attempt, &buyer.id, &ping.ping_id, price);
                 match timeout(limit, intent).await {
                     Ok(Ok(())) => {}
                     Ok(Err(error)) => {
@@ -64,7 +96,7 @@ impl<T: Transport> Auctioneer<T> {
             let body = PostRequest {
                 ping_id: &ping.ping_id,
                 bid_id,
-                price: candidate.price,
+                price,
                 lead_id,
                 vertical: &lead.vertical,
                 attributes: &lead.attributes,
@@ -99,12 +131,18 @@ impl<T: Transport> Auctioneer<T> {
                 metrics.posts_rejected.increment(1);
             }
             cascade.record(accepted);
-            posts.push(PostRecord { ping: candidate.ping, result, latency });
+            posts.push(PostRecord { ping: candidate.ping, price, result, latency });
             if accepted {
-                let sale = Sale { ping: candidate.ping, buyer_id: Arc::clone(&ping.buyer.id), price: candidate.price };
-                return (posts, Some(sale));
+                let mut events = Vec::new();
+                if let Some(hold) = hold {
+                    let mut crossed = Vec::new();
+                    hold.commit(crate::store::now_ms(), &mut crossed);
+                    events.extend(crossed.into_iter().map(BuyerEvent::Cap));
+                }
+                let sale = Sale { ping: candidate.ping, buyer_id: Arc::clone(&buyer.id), price, bid: candidate.price };
+                return (posts, Some(sale), events);
             }
         }
-        (posts, None)
+        (posts, None, Vec::new())
     }
 }

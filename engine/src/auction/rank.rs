@@ -1,5 +1,6 @@
-//! Ranking valid bids: highest price first; equal prices by earlier answer; then by ping
-//! order so the result never depends on sort stability. A plain function of its input.
+//! Ranking valid bids: highest score first (the price times the buyer's quality weight; the
+//! price itself for the default weight 1); equal scores by earlier answer; then by ping order
+//! so the result never depends on sort stability. A plain function of its input.
 
 use std::time::Duration;
 
@@ -10,16 +11,23 @@ use crate::protocol::money::Micros;
 pub struct Candidate {
     /// Price bid.
     pub price: Micros,
+    /// What it ranks by: the price times the buyer's quality weight.
+    pub score: Micros,
     /// When the answer arrived, from the start of the auction.
     pub answered_at: Duration,
     /// Index of the ping in the auction record.
     pub ping: usize,
 }
 
+/// The score of a bid at `price` from a buyer weighted `weight` (rounded to the micro-unit).
+pub fn score(price: Micros, weight: f64) -> Micros {
+    if weight == 1.0 { price } else { Micros((price.0 as f64 * weight).round() as i64) }
+}
+
 /// Sorts candidates best first.
 pub fn rank(candidates: &mut [Candidate]) {
     candidates.sort_unstable_by(|a, b| {
-        b.price.cmp(&a.price).then(a.answered_at.cmp(&b.answered_at)).then(a.ping.cmp(&b.ping))
+        b.score.cmp(&a.score).then(a.answered_at.cmp(&b.answered_at)).then(a.ping.cmp(&b.ping))
     });
 }
 
@@ -29,7 +37,7 @@ mod tests {
     use proptest::prelude::*;
 
     fn candidate(price: i64, at_ms: u64, ping: usize) -> Candidate {
-        Candidate { price: Micros(price), answered_at: Duration::from_millis(at_ms), ping }
+        Candidate { price: Micros(price), score: Micros(price), answered_at: Duration::from_millis(at_ms), ping }
     }
 
     #[test]
@@ -38,6 +46,17 @@ mod tests {
         rank(&mut bids);
         let order: Vec<usize> = bids.iter().map(|c| c.ping).collect();
         assert_eq!(order, [2, 1, 0, 3]);
+    }
+
+    #[test]
+    fn a_quality_weight_can_outrank_a_higher_price() {
+        let mut bids = [candidate(10_000_000, 5, 0), candidate(9_000_000, 5, 1)];
+        bids[1].score = score(bids[1].price, 1.2); // 10.80
+        bids[0].score = score(bids[0].price, 1.0);
+        rank(&mut bids);
+        assert_eq!(bids[0].ping, 1);
+        assert_eq!(bids[0].score, Micros(10_800_000));
+        assert_eq!(bids[0].price, Micros(9_000_000), "the raw bid is kept next to the score");
     }
 
     proptest! {
@@ -50,10 +69,10 @@ mod tests {
             let mut pings: Vec<usize> = ranked.iter().map(|c| c.ping).collect();
             pings.sort_unstable();
             prop_assert_eq!(pings, (0..input.len()).collect::<Vec<_>>());
-            // Sorted: price never rises; at equal price, answer time never goes back.
+            // Sorted: score never rises; at equal score, answer time never goes back.
             for pair in ranked.windows(2) {
-                prop_assert!(pair[0].price >= pair[1].price);
-                if pair[0].price == pair[1].price {
+                prop_assert!(pair[0].score >= pair[1].score);
+                if pair[0].score == pair[1].score {
                     prop_assert!(pair[0].answered_at <= pair[1].answered_at);
                 }
             }

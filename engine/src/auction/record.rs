@@ -5,6 +5,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::buyers::Buyer;
+use crate::buyers::caps::CapEvent;
 use crate::protocol::answer::{LeadAnswer, Outcome, Timings};
 use crate::protocol::bid::InvalidBid;
 use crate::protocol::money::Micros;
@@ -22,6 +23,8 @@ pub struct AuctionRecord {
     pub posts: Vec<PostRecord>,
     /// The sale, if any.
     pub sale: Option<Sale>,
+    /// Buyer events the auction caused (caps crossed), written with its outcome.
+    pub buyer_events: Vec<BuyerEvent>,
     /// Phase durations.
     pub times: PhaseTimes,
 }
@@ -64,6 +67,8 @@ pub enum PingResult {
 pub struct PostRecord {
     /// Index into [`AuctionRecord::pings`] of the bid posted against.
     pub ping: usize,
+    /// The price posted (what the buyer pays if it accepts).
+    pub price: Micros,
     /// What came of it.
     pub result: PostResult,
     /// How long it took.
@@ -93,8 +98,17 @@ pub struct Sale {
     pub ping: usize,
     /// Buyer id.
     pub buyer_id: Arc<str>,
-    /// Price paid.
+    /// Price paid (the bid under first price; less under second price).
     pub price: Micros,
+    /// The buyer's bid.
+    pub bid: Micros,
+}
+
+/// An event about a buyer that an auction caused.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum BuyerEvent {
+    /// A cap passed its threshold or filled.
+    Cap(CapEvent),
 }
 
 /// Where the time went.

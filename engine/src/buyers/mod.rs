@@ -6,4 +6,4 @@ mod eligibility;
 mod registry;
 
 pub use eligibility::Eligibility;
-pub use registry::{Buyer, Registry};
+pub use registry::{Buyer, Registry, Skip};

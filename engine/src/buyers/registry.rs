@@ -4,13 +4,46 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use std::collections::HashMap;
+
 use super::Eligibility;
+use super::caps::BuyerCaps;
 use crate::config::Config;
 use crate::ops::metrics::BuyerMetrics;
 use crate::protocol::bid::PriceLimits;
 use crate::protocol::lead::Lead;
+use crate::protocol::money::Micros;
+use crate::store::{SaleRow, UnixMs};
 use crate::transport::Endpoint;
 use crate::transport::sign::Signer;
+
+/// Why an eligible buyer is not pinged for a lead.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Skip {
+    /// Paused by its operator.
+    Paused,
+    /// Outside its hours of operation.
+    Closed,
+    /// A cap is full.
+    Capped,
+    /// Its circuit breaker is open.
+    CircuitOpen,
+}
+
+impl Skip {
+    /// Every reason, for metric labels.
+    pub const ALL: [Skip; 4] = [Skip::Paused, Skip::Closed, Skip::Capped, Skip::CircuitOpen];
+
+    /// The metric label.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Skip::Paused => "paused",
+            Skip::Closed => "schedule",
+            Skip::Capped => "cap",
+            Skip::CircuitOpen => "circuit_open",
+        }
+    }
+}
 
 /// A buyer as the auction uses it.
 #[derive(Debug)]
@@ -25,8 +58,29 @@ pub struct Buyer {
     pub post_timeout: Option<Duration>,
     /// Floor (the higher of the buyer's and the global one) and sanity maximum.
     pub limits: PriceLimits,
+    /// Ranking weight of its bids (`quality_weight`).
+    pub weight: f64,
+    /// Paused: configured, counted, not pinged.
+    pub paused: bool,
+    /// Its caps, if it has any.
+    pub caps: Option<BuyerCaps>,
     /// Per-buyer metric handles, registered once.
     pub metrics: BuyerMetrics,
+}
+
+impl Buyer {
+    /// Whether the buyer can take `publisher_id`'s lead at `now`; cheap checks first.
+    pub fn availability(&self, publisher_id: &str, now: UnixMs) -> Result<(), Skip> {
+        if self.paused {
+            return Err(Skip::Paused);
+        }
+        if let Some(caps) = &self.caps
+            && !caps.has_room(publisher_id, now)
+        {
+            return Err(Skip::Capped);
+        }
+        Ok(())
+    }
 }
 
 /// All buyers and the index over them.
@@ -34,6 +88,9 @@ pub struct Buyer {
 pub struct Registry {
     buyers: Vec<Arc<Buyer>>,
     eligibility: Eligibility,
+    /// Per-vertical floors, already raised to the global floor.
+    floors: HashMap<Box<str>, Micros>,
+    global_floor: Micros,
 }
 
 impl Registry {
@@ -53,6 +110,7 @@ impl Registry {
                     signer: b.secret.as_ref().map(|s| Signer::new(&s.0)),
                     version: b.transport,
                 };
+                let caps = BuyerCaps::from_config(b, &id);
                 Arc::new(Buyer {
                     id,
                     endpoint: Arc::new(endpoint),
@@ -62,16 +120,48 @@ impl Registry {
                         floor: b.floor.unwrap_or_default().max(global_floor),
                         max: config.auction.max_bid,
                     },
+                    weight: b.quality_weight,
+                    paused: b.paused,
+                    caps,
                     metrics: BuyerMetrics::new(&b.id),
                 })
             })
             .collect();
-        Registry { buyers, eligibility: Eligibility::build(&config.buyers) }
+        let floors = config.auction.floors.iter().map(|(v, f)| (v.as_str().into(), (*f).max(global_floor))).collect();
+        Registry { buyers, eligibility: Eligibility::build(&config.buyers), floors, global_floor }
     }
 
-    /// Buyers eligible for this lead, by index, into `out` (cleared first).
-    pub fn select(&self, lead: &Lead, out: &mut Vec<u32>) {
+    /// Buyers that want this lead (vertical, state, ZIP, attributes) and can take it now
+    /// (not paused, within their schedule, below their caps, circuit closed), by index, into
+    /// `out` (cleared first).
+    pub fn select(&self, lead: &Lead, publisher_id: &str, now: UnixMs, out: &mut Vec<u32>) {
         self.eligibility.select(lead, out);
+        out.retain(|&i| {
+            let buyer = &self.buyers[i as usize];
+            match buyer.availability(publisher_id, now) {
+                Ok(()) => true,
+                Err(skip) => {
+                    buyer.metrics.skipped(skip);
+                    false
+                }
+            }
+        });
+    }
+
+    /// Counts sales found in the store into the buyers' caps (at start: counters survive a
+    /// restart). Sales of buyers no longer configured are ignored.
+    pub fn restore_sales(&self, sales: &[SaleRow], now: UnixMs) {
+        let by_id: HashMap<&str, &Buyer> = self.buyers.iter().map(|b| (&*b.id, &**b)).collect();
+        for sale in sales {
+            if let Some(caps) = by_id.get(sale.buyer_id.as_str()).and_then(|b| b.caps.as_ref()) {
+                caps.restore(&sale.publisher_id, Micros(sale.price), sale.at, now);
+            }
+        }
+    }
+
+    /// The floor of a vertical: its own (`auction.floors`) or the global one.
+    pub fn vertical_floor(&self, vertical: &str) -> Micros {
+        self.floors.get(vertical).copied().unwrap_or(self.global_floor)
     }
 
     /// The buyer at an index from [`Registry::select`].

@@ -8,6 +8,7 @@ use std::sync::OnceLock;
 use metrics::{Counter, Gauge, Histogram};
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
 
+use crate::buyers::Skip;
 use crate::protocol::bid::InvalidBid;
 
 /// Histogram buckets in seconds: fine below a millisecond (engine overhead), then up past
@@ -72,6 +73,8 @@ pub struct BuyerMetrics {
     pub posts_rejected: Counter,
     /// Post round-trip time.
     pub post_seconds: Histogram,
+    /// Leads the buyer wanted but could not take, by reason (indexed like [`Skip::ALL`]).
+    skipped: [Counter; Skip::ALL.len()],
 }
 
 impl BuyerMetrics {
@@ -93,7 +96,16 @@ impl BuyerMetrics {
             posts_accepted: posts("accepted"),
             posts_rejected: posts("rejected"),
             post_seconds: metrics::histogram!("engine_buyer_post_duration_seconds", "buyer" => buyer.clone()),
+            skipped: Skip::ALL.map(|reason| {
+                metrics::counter!("engine_buyer_skipped_total", "buyer" => buyer.clone(), "reason" => reason.as_str())
+            }),
         }
+    }
+
+    /// Counts a lead the buyer was not pinged (or posted) for.
+    pub fn skipped(&self, reason: Skip) {
+        let i = Skip::ALL.iter().position(|r| *r == reason).unwrap_or(0);
+        self.skipped[i].increment(1);
     }
 
     /// Counts an invalid answer.

@@ -158,8 +158,17 @@ CREATE INDEX idempotency_by_time ON idempotency_keys(created_at);
 CREATE INDEX idempotency_by_lead ON idempotency_keys(lead_id);
 "#;
 
+/// Schema v2: buyer caps. Each ping's ranking score next to its raw price (a buyer's
+/// `quality_weight` times its bid), and indexes for rebuilding cap counters at start: sales
+/// by time, and posts left in doubt by a crash (they may have sold, so they count).
+const V2: &str = r#"
+ALTER TABLE pings ADD COLUMN score_micros INTEGER;
+CREATE INDEX auctions_sold ON auctions(finished_at) WHERE status = 'sold';
+CREATE INDEX post_attempts_in_doubt ON post_attempts(lead_id) WHERE result = 'in_doubt';
+"#;
+
 /// Every schema version, oldest first: `MIGRATIONS[n - 1]` takes version `n - 1` to `n`.
-pub const MIGRATIONS: &[&str] = &[V1];
+pub const MIGRATIONS: &[&str] = &[V1, V2];
 
 /// The schema version this engine writes.
 pub fn latest() -> u32 {

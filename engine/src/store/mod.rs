@@ -98,6 +98,23 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
 
     /// Dead deliveries (the last retry failed, or a 4xx/410 ended them), newest first.
     fn dead_letters(&self, page: PageRequest) -> StoreFuture<'_, Page<DeliveryView>>;
+
+    /// Sales (and posts a crash left in doubt: they may have sold) of non-test leads made at
+    /// or after `since`: what buyer caps are rebuilt from at start.
+    fn sales_since(&self, since: UnixMs) -> StoreFuture<'_, Vec<SaleRow>>;
+}
+
+/// A sale, as caps count it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SaleRow {
+    /// The buyer.
+    pub buyer_id: String,
+    /// The lead's publisher.
+    pub publisher_id: String,
+    /// The price paid, micro-units.
+    pub price: i64,
+    /// When it sold.
+    pub at: UnixMs,
 }
 
 /// One write. Every write of one [`Store::write`] call commits in the same transaction.
@@ -233,6 +250,8 @@ pub struct PingRow {
     pub result: &'static str,
     /// The bid's price, micro-units.
     pub price: Option<i64>,
+    /// What the bid ranked by (the price times the buyer's quality weight), micro-units.
+    pub score: Option<i64>,
     /// The buyer's bid id.
     pub bid_id: Option<String>,
     /// Why it was invalid or failed.

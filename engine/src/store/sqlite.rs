@@ -33,7 +33,7 @@ use super::migrations;
 use super::writer::{self, Batching, Job, Reply, Shared, Work};
 use super::{
     Commit, DeliveryQuery, DeliveryView, DueDelivery, Page, PageRequest, Recovery, Store, StoreError, StoreFuture,
-    StoredIdempotency, StoredLead, Subscription, UnixMs, Write,
+    SaleRow, StoredIdempotency, StoredLead, Subscription, UnixMs, Write,
 };
 
 /// Jobs queued before [`Store::write`] answers `Busy`: several seconds of intake at a few
@@ -299,6 +299,10 @@ impl Store for SqliteStore {
 
     fn idempotency_keys(&self, since: UnixMs) -> StoreFuture<'_, Vec<StoredIdempotency>> {
         self.read(move |conn| reads::idempotency_keys(conn, since))
+    }
+
+    fn sales_since(&self, since: UnixMs) -> StoreFuture<'_, Vec<SaleRow>> {
+        self.read(move |conn| reads::sales_since(conn, since))
     }
 
     fn lead(&self, lead_id: &str) -> StoreFuture<'_, Option<StoredLead>> {

@@ -327,6 +327,10 @@ impl Store for MemoryStore {
         Box::pin(async { Ok(Vec::new()) })
     }
 
+    fn sales_since(&self, _since: UnixMs) -> StoreFuture<'_, Vec<crate::store::SaleRow>> {
+        Box::pin(async { Ok(Vec::new()) })
+    }
+
     fn lead(&self, _lead_id: &str) -> StoreFuture<'_, Option<StoredLead>> {
         Box::pin(async { Ok(None) })
     }

@@ -2,7 +2,9 @@
 
 use rusqlite::{Connection, OptionalExtension, params};
 
-use super::super::{IdempotencyKey, PingRow, StoreError, StoredIdempotency, StoredLead, StoredPost, UnixMs};
+use super::super::{
+    IdempotencyKey, PingRow, SaleRow, StoreError, StoredIdempotency, StoredLead, StoredPost, UnixMs,
+};
 use super::Context;
 
 /// The ping results the engine writes, as the static strings [`PingRow::result`] holds.
@@ -36,6 +38,32 @@ pub(super) fn idempotency_keys(conn: &Connection, since: UnixMs) -> Result<Vec<S
         })
         .context("idempotency keys")?;
     rows.collect::<Result<_, _>>().context("idempotency keys")
+}
+
+/// Sales of non-test leads since `since`, and posts left in doubt (they may have sold).
+pub(super) fn sales_since(conn: &Connection, since: UnixMs) -> Result<Vec<SaleRow>, StoreError> {
+    let mut stmt = conn
+        .prepare_cached(
+            "SELECT a.buyer_id, l.publisher_id, a.price_micros, a.finished_at FROM auctions a \
+             JOIN leads l ON l.id = a.lead_id \
+             WHERE a.status = 'sold' AND a.finished_at >= ?1 AND l.test = 0 AND a.buyer_id IS NOT NULL \
+             UNION ALL \
+             SELECT p.buyer_id, l.publisher_id, p.price_micros, COALESCE(p.started_at, l.received_at) \
+             FROM post_attempts p JOIN leads l ON l.id = p.lead_id \
+             WHERE p.result = 'in_doubt' AND COALESCE(p.started_at, l.received_at) >= ?1 AND l.test = 0",
+        )
+        .context("sales")?;
+    let rows = stmt
+        .query_map([since], |row| {
+            Ok(SaleRow {
+                buyer_id: row.get(0)?,
+                publisher_id: row.get(1)?,
+                price: row.get::<_, Option<i64>>(2)?.unwrap_or(0),
+                at: row.get(3)?,
+            })
+        })
+        .context("sales")?;
+    rows.collect::<Result<_, _>>().context("sales")
 }
 
 /// One lead with its auction, pings, posts and events.
@@ -90,7 +118,7 @@ pub(super) fn lead(conn: &Connection, lead_id: &str) -> Result<Option<StoredLead
 fn pings(conn: &Connection, lead_id: &str) -> Result<Vec<PingRow>, StoreError> {
     let mut stmt = conn
         .prepare_cached(
-            "SELECT buyer_id, ping_id, result, price_micros, bid_id, reason, latency_us FROM pings \
+            "SELECT buyer_id, ping_id, result, price_micros, bid_id, reason, latency_us, score_micros FROM pings \
              WHERE lead_id = ?1 ORDER BY position",
         )
         .context("lead pings")?;
@@ -103,6 +131,7 @@ fn pings(conn: &Connection, lead_id: &str) -> Result<Vec<PingRow>, StoreError> {
             ping_id: row.get(1).context("ping id")?,
             result: known(&result, &PING_RESULTS, "ping result")?,
             price: row.get(3).context("ping price")?,
+            score: row.get(7).context("ping score")?,
             bid_id: row.get(4).context("ping bid id")?,
             reason: row.get(5).context("ping reason")?,
             latency_us: row.get(6).context("ping latency")?,

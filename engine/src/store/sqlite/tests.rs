@@ -92,6 +92,7 @@ fn answer(lead_id: &str, outcome: &str) -> Bytes {
 fn sold(lead_id: &str, pings: usize, rejected_first: bool, at: UnixMs) -> Write {
     let pings = (0..pings)
         .map(|i| PingRow {
+            score: None,
             buyer_id: format!("b{i}"),
             ping_id: format!("pg_{i}"),
             result: if i % 3 == 2 { "no_bid" } else { "bid" },

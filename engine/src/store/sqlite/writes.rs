@@ -125,8 +125,8 @@ fn auction_finished(conn: &Connection, done: AuctionFinished, wake: &mut bool) -
     }
     let mut ping = conn
         .prepare_cached(
-            "INSERT INTO pings (lead_id, position, buyer_id, ping_id, result, price_micros, bid_id, reason, latency_us) \
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+            "INSERT INTO pings (lead_id, position, buyer_id, ping_id, result, price_micros, bid_id, reason, latency_us, \
+             score_micros) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
         )
         .context("insert ping")?;
     for (position, p) in (0_i64..).zip(&done.pings) {
@@ -140,7 +140,8 @@ fn auction_finished(conn: &Connection, done: AuctionFinished, wake: &mut bool) -
                 p.price,
                 p.bid_id,
                 p.reason,
-                p.latency_us
+                p.latency_us,
+                p.score
             ])
             .context("insert ping")?;
     }
