@@ -15,10 +15,10 @@ use super::rank::{self, Candidate};
 use super::record::{PingRecord, PingResult};
 use crate::buyers::{Buyer, Registry};
 use crate::protocol::bid::PriceLimits;
-use crate::protocol::money::Micros;
 use crate::protocol::bid::{BidVerdict, judge_bid};
 use crate::protocol::ids;
 use crate::protocol::lead::Lead;
+use crate::protocol::money::Micros;
 use crate::protocol::ping::PingTemplate;
 use crate::transport::{Exchange, ExchangeKind, Reply, Transport, TransportError};
 

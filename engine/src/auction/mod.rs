@@ -22,11 +22,11 @@ use record::{AuctionRecord, PhaseTimes};
 
 use crate::buyers::Registry;
 use crate::config::Pricing;
-use crate::protocol::money::Micros;
-use posting::Bids;
 use crate::ops::metrics::EngineMetrics;
 use crate::protocol::lead::Lead;
+use crate::protocol::money::Micros;
 use crate::transport::Transport;
+use posting::Bids;
 
 /// Auction timings.
 #[derive(Debug, Clone, Copy)]

@@ -14,9 +14,9 @@ use super::rank::Candidate;
 use super::record::{BuyerEvent, PingRecord, PingResult, PostRecord, PostResult, Sale};
 use super::{Auctioneer, fanout, pricing};
 use crate::buyers::Skip;
-use crate::protocol::money::Micros;
 use crate::protocol::ids;
 use crate::protocol::lead::Lead;
+use crate::protocol::money::Micros;
 use crate::protocol::post::{PostRequest, PostVerdict, judge_post};
 use crate::transport::{Exchange, ExchangeKind, Transport};
 
@@ -47,7 +47,9 @@ impl<T: Transport> Auctioneer<T> {
         let mut posts = Vec::new();
         let mut cascade = Cascade::new(ranked.len());
         let post_timeout = |rank: usize| pings[ranked[rank].ping].buyer.post_timeout;
-        while let Step::Post { rank, timeout: limit } = cascade.next(start.elapsed(), settings.total_timeout, post_timeout) {
+        while let Step::Post { rank, timeout: limit } =
+            cascade.next(start.elapsed(), settings.total_timeout, post_timeout)
+        {
             let candidate = ranked[rank];
             let ping = &pings[candidate.ping];
             let buyer = &ping.buyer;

@@ -66,7 +66,11 @@ mod tests {
         let ranked = [bid(1500, 1.0, 0), bid(1000, 1.0, 1)];
         assert_eq!(clearing_price(Pricing::Second, CENT, &ranked, 0, Micros(12_000_000)), Micros(12_000_000));
         let tie = [bid(1000, 1.0, 0), bid(1000, 1.0, 1)];
-        assert_eq!(clearing_price(Pricing::Second, CENT, &tie, 0, Micros(0)), Micros(10_000_000), "never above the bid");
+        assert_eq!(
+            clearing_price(Pricing::Second, CENT, &tie, 0, Micros(0)),
+            Micros(10_000_000),
+            "never above the bid"
+        );
     }
 
     #[test]

@@ -79,7 +79,15 @@ impl CapLedger {
         limits: Vec<Limit>,
     ) -> CapLedger {
         let windows = Mutex::new(vec![Window::default(); limits.len()]);
-        CapLedger { buyer_id, publisher_id, tz, threshold_percent, limits: limits.into(), full_until: AtomicI64::new(0), windows }
+        CapLedger {
+            buyer_id,
+            publisher_id,
+            tz,
+            threshold_percent,
+            limits: limits.into(),
+            full_until: AtomicI64::new(0),
+            windows,
+        }
     }
 
     /// False while some window is known to be full.
@@ -91,9 +99,11 @@ impl CapLedger {
     pub fn reserve(&self, price: Micros, now: UnixMs) -> bool {
         let mut windows = self.windows.lock();
         self.roll(&mut windows, now);
-        let fits = self.limits.iter().zip(windows.iter()).all(|(limit, w)| {
-            w.used.saturating_add(w.reserved).saturating_add(amount(limit, price)) <= limit.max
-        });
+        let fits = self
+            .limits
+            .iter()
+            .zip(windows.iter())
+            .all(|(limit, w)| w.used.saturating_add(w.reserved).saturating_add(amount(limit, price)) <= limit.max);
         if fits {
             for (limit, w) in self.limits.iter().zip(windows.iter_mut()) {
                 w.reserved = w.reserved.saturating_add(amount(limit, price));

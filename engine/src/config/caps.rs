@@ -120,12 +120,19 @@ impl Limit {
 impl PublisherCaps {
     /// The limits set, in a fixed order.
     pub fn limits(&self) -> Vec<Limit> {
-        let counts = [(Period::Hour, self.hourly), (Period::Day, self.daily), (Period::Week, self.weekly), (Period::Month, self.monthly)];
+        let counts = [
+            (Period::Hour, self.hourly),
+            (Period::Day, self.daily),
+            (Period::Week, self.weekly),
+            (Period::Month, self.monthly),
+        ];
         let spends = [(Period::Day, self.budget_daily), (Period::Month, self.budget_monthly)];
         counts
             .into_iter()
             .filter_map(|(period, max)| max.map(|max| Limit { period, spend: false, max: max.into() }))
-            .chain(spends.into_iter().filter_map(|(period, max)| max.map(|max| Limit { period, spend: true, max: max.0 })))
+            .chain(
+                spends.into_iter().filter_map(|(period, max)| max.map(|max| Limit { period, spend: true, max: max.0 })),
+            )
             .collect()
     }
 }

@@ -325,7 +325,10 @@ impl Config {
         }
         for (vertical, floor) in &a.floors {
             if !crate::protocol::lead::is_valid_vertical(vertical) {
-                return Err(key_err(format!("auction.floors.{vertical}"), "not a vertical name (lowercase letters, digits, `_`)"));
+                return Err(key_err(
+                    format!("auction.floors.{vertical}"),
+                    "not a vertical name (lowercase letters, digits, `_`)",
+                ));
             }
             if floor.0 < 0 || *floor > a.max_bid {
                 return Err(key_err(format!("auction.floors.{vertical}"), "must be between 0 and auction.max_bid"));

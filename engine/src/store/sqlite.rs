@@ -32,8 +32,8 @@ use tokio::sync::{Notify, oneshot};
 use super::migrations;
 use super::writer::{self, Batching, Job, Reply, Shared, Work};
 use super::{
-    Commit, DeliveryQuery, DeliveryView, DueDelivery, Page, PageRequest, Recovery, Store, StoreError, StoreFuture,
-    SaleRow, StoredIdempotency, StoredLead, Subscription, UnixMs, Write,
+    Commit, DeliveryQuery, DeliveryView, DueDelivery, Page, PageRequest, Recovery, SaleRow, Store, StoreError,
+    StoreFuture, StoredIdempotency, StoredLead, Subscription, UnixMs, Write,
 };
 
 /// Jobs queued before [`Store::write`] answers `Busy`: several seconds of intake at a few

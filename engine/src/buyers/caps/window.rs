@@ -20,7 +20,9 @@ pub fn window(period: Period, tz: Tz, now: UnixMs) -> (UnixMs, UnixMs) {
     if period == Period::Hour {
         // The local clock hour: every zone in use shifts its offset on a whole hour... except
         // a few that shift by 30 minutes, which this truncation also handles.
-        let into = i64::from(local.minute()) * 60_000 + i64::from(local.second()) * 1000 + i64::from(utc.timestamp_subsec_millis());
+        let into = i64::from(local.minute()) * 60_000
+            + i64::from(local.second()) * 1000
+            + i64::from(utc.timestamp_subsec_millis());
         let start = now - into;
         return (start, start + HOUR_MS);
     }
@@ -96,7 +98,8 @@ mod tests {
 
     #[test]
     fn every_instant_is_inside_its_window() {
-        let zones: [Tz; 3] = ["America/New_York", "Australia/Lord_Howe", "Pacific/Chatham"].map(|z| z.parse().expect("zone"));
+        let zones: [Tz; 3] =
+            ["America/New_York", "Australia/Lord_Howe", "Pacific/Chatham"].map(|z| z.parse().expect("zone"));
         let mut now = ms("2026-01-01T00:00:00Z");
         while now < ms("2027-01-01T00:00:00Z") {
             for tz in zones {

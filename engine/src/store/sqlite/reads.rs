@@ -2,9 +2,7 @@
 
 use rusqlite::{Connection, OptionalExtension, params};
 
-use super::super::{
-    IdempotencyKey, PingRow, SaleRow, StoreError, StoredIdempotency, StoredLead, StoredPost, UnixMs,
-};
+use super::super::{IdempotencyKey, PingRow, SaleRow, StoreError, StoredIdempotency, StoredLead, StoredPost, UnixMs};
 use super::Context;
 
 /// The ping results the engine writes, as the static strings [`PingRow::result`] holds.
