@@ -14,6 +14,9 @@ use engine::protocol::lead::LeadIn;
 use engine::protocol::money::Micros;
 use engine::protocol::ping::PingTemplate;
 
+/// 2026-11-24T12:00:00Z: eligibility takes the time as an input.
+const NOW: i64 = 1_795_521_600_000;
+
 fn parse(c: &mut Criterion) {
     let mut group = c.benchmark_group("parse_lead");
     group.bench_function("serde_json", |b| {
@@ -40,11 +43,11 @@ fn eligibility(c: &mut Criterion) {
     for n in [10, 100, 1_000] {
         let registry = Registry::from_config(&config_with_buyers(n, false));
         let mut out = Vec::with_capacity(n);
-        registry.select(&lead, &mut out);
+        registry.select(&lead, "pub1", NOW, &mut out);
         assert!(!out.is_empty() && out.len() < n, "a realistic mix: some buyers match, some do not");
         group.bench_with_input(BenchmarkId::from_parameter(n), &registry, |b, registry| {
             b.iter(|| {
-                registry.select(black_box(&lead), &mut out);
+                registry.select(black_box(&lead), "pub1", NOW, &mut out);
                 out.len()
             });
         });
@@ -67,6 +70,7 @@ fn ranking(c: &mut Criterion) {
     let bids: Vec<Candidate> = (0..10usize)
         .map(|i| Candidate {
             price: Micros::from_units(5 + (i as i64 * 7) % 11),
+            score: Micros::from_units(5 + (i as i64 * 7) % 11),
             answered_at: Duration::from_micros(100 * (10 - i as u64)),
             ping: i,
         })

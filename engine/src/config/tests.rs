@@ -332,7 +332,7 @@ fn webhook_errors_name_their_key() {
 #[test]
 fn not_yet_enforced_lists_parsed_but_unused_settings() {
     let keys = load(&design_example()).not_yet_enforced();
-    for key in ["buyers.caps", "buyers.schedule", "returns"] {
+    for key in ["buyers.schedule", "returns"] {
         assert!(keys.contains(&key), "{key} missing from {keys:?}");
     }
     assert!(load(&one_buyer("")).not_yet_enforced().is_empty());
@@ -360,7 +360,7 @@ fn unknown_key_inside_a_buyer() {
     assert_eq!(key, "buyers[0].ping_timeout_ms");
     assert!(message.contains("unknown field"), "{message}");
     // Unknown keys inside a buyer's inline tables too.
-    refused_at(&one_buyer("caps = { weekly = 5 }"), "buyers[0].caps.weekly", "unknown field");
+    refused_at(&one_buyer("caps = { yearly = 5 }"), "buyers[0].caps.yearly", "unknown field");
     refused_at(&one_buyer("schedule = { timezone = \"UTC\", tz = \"UTC\" }"), "buyers[0].schedule.tz", "unknown field");
 }
 
@@ -653,4 +653,30 @@ fn the_example_config_in_the_repository_loads() {
     let config = load(include_str!("../../../examples/engine.toml"));
     assert_eq!(config.buyers.len(), 3);
     assert_eq!(config.publishers.len(), 1);
+}
+
+#[test]
+fn caps_are_checked_at_load() {
+    let caps = load(&one_buyer(
+        "caps = { hourly = 2, daily = 10, weekly = 40, monthly = 100, budget_daily = \"50.00\", budget_monthly = \"900\", threshold_percent = 90, timezone = \"America/Chicago\" }",
+    ));
+    let limits = caps.buyers[0].caps.as_ref().expect("caps").own().limits();
+    assert_eq!(limits.len(), 6);
+    refused_at(&one_buyer("caps = { daily = 5, threshold_percent = 0 }"), "buyers[0].caps", "threshold_percent");
+    refused_at(&one_buyer("caps = { daily = 5, timezone = \"Mars/Olympus\" }"), "buyers[0].caps", "IANA");
+    refused_at(&one_buyer("caps = { budget_daily = \"0\" }"), "buyers[0].caps", "above zero");
+    refused_at(&one_buyer("caps = { publishers = { nobody = { daily = 1 } } }"), "buyers[0].caps", "no publisher");
+    refused_at(&one_buyer("caps = { daily = -1 }"), "buyers[0].caps.daily", "");
+}
+
+#[test]
+fn auction_options_are_checked_at_load() {
+    let config = load("[auction]\npricing = \"second\"\nprice_step = \"0.05\"\n[auction.floors]\nauto_insurance = \"4.00\"\n");
+    assert_eq!(config.auction.pricing, crate::config::Pricing::Second);
+    assert_eq!(config.auction.price_step, Micros(50_000));
+    assert_eq!(config.auction.floors["auto_insurance"], Micros::from_units(4));
+    refused_at("[auction]\npricing = \"third\"\n", "auction.pricing", "unknown variant");
+    refused_at("[auction.floors]\nAuto = \"1.00\"\n", "auction.floors.Auto", "vertical");
+    refused_at("[auction.floors]\nauto = \"5000.00\"\n", "auction.floors.auto", "max_bid");
+    refused_at(&one_buyer("quality_weight = 0"), "buyers[0].quality_weight", "above 0");
 }
