@@ -671,7 +671,8 @@ fn caps_are_checked_at_load() {
 
 #[test]
 fn auction_options_are_checked_at_load() {
-    let config = load("[auction]\npricing = \"second\"\nprice_step = \"0.05\"\n[auction.floors]\nauto_insurance = \"4.00\"\n");
+    let config =
+        load("[auction]\npricing = \"second\"\nprice_step = \"0.05\"\n[auction.floors]\nauto_insurance = \"4.00\"\n");
     assert_eq!(config.auction.pricing, crate::config::Pricing::Second);
     assert_eq!(config.auction.price_step, Micros(50_000));
     assert_eq!(config.auction.floors["auto_insurance"], Micros::from_units(4));
