@@ -1,6 +1,9 @@
-//! The idempotency map under contention: the engine's `IdempotencyCache` (a sharded DashMap)
-//! against the simplest alternative, one `parking_lot::Mutex<HashMap>`, both doing the same
-//! work per lead (claim a fresh key, store the answer) from several threads at once.
+//! Shared state under contention, from several threads at once:
+//! - the idempotency map: the engine's `IdempotencyCache` (a sharded DashMap) against the
+//!   simplest alternative, one `parking_lot::Mutex<HashMap>`, both doing the same work per lead
+//!   (claim a fresh key, store the answer);
+//! - buyer caps: the pre-ping check and a post's reserve then commit (or release), every thread
+//!   on the same buyer (the worst case: one hot buyer) or spread over ten.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -10,6 +13,9 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};
 use engine::api::idempotency::{Claim, IdempotencyCache};
+use engine::buyers::caps::CapLedger;
+use engine::config::{Limit, Period};
+use engine::protocol::money::Micros;
 use parking_lot::Mutex;
 
 /// Keys live at once: both maps are kept at this size (answers expire at once and are swept
@@ -86,5 +92,44 @@ fn contention(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, contention);
+/// 2026-11-24T12:00:00Z.
+const NOW: i64 = 1_795_521_600_000;
+
+fn caps(c: &mut Criterion) {
+    // Limits so high they never fill: the bench measures the bookkeeping, not the refusals.
+    let ledger = || {
+        let limits = vec![
+            Limit { period: Period::Hour, spend: false, max: i64::MAX / 4 },
+            Limit { period: Period::Day, spend: false, max: i64::MAX / 4 },
+            Limit { period: Period::Day, spend: true, max: i64::MAX / 4 },
+        ];
+        CapLedger::new("b".into(), None, "America/Chicago".parse().expect("zone"), 80, limits)
+    };
+    let mut group = c.benchmark_group("caps_check_reserve_settle");
+    for threads in [1u64, 2, 4] {
+        for buyers in [1usize, 10] {
+            let ledgers: Vec<CapLedger> = (0..buyers).map(|_| ledger()).collect();
+            let next = AtomicU64::new(0);
+            let id = BenchmarkId::new(format!("{buyers}_buyers"), threads);
+            group.bench_with_input(id, &threads, |b, &threads| {
+                b.iter_custom(|iters| {
+                    run_threads(threads, iters, &next, &|n| {
+                        let ledger = &ledgers[n as usize % buyers];
+                        assert!(ledger.has_room(NOW));
+                        if ledger.reserve(Micros(12_500_000), NOW) {
+                            if n % 4 == 0 {
+                                ledger.release(Micros(12_500_000));
+                            } else {
+                                ledger.commit(Micros(12_500_000), NOW, &mut Vec::new());
+                            }
+                        }
+                    })
+                });
+            });
+        }
+    }
+    group.finish();
+}
+
+criterion_group!(benches, contention, caps);
 criterion_main!(benches);

@@ -58,6 +58,7 @@ fn finished(lead_id: &str) -> Write {
             ping_id: format!("pg_{i}"),
             result: "bid",
             price: Some(10_000_000 + i as i64),
+            score: Some(10_000_000 + i as i64),
             bid_id: Some(format!("bid{i}")),
             reason: None,
             latency_us: Some(900),

@@ -22,7 +22,22 @@ const STATES: [&str; 8] = ["WA", "OR", "CA", "TX", "NY", "FL", "IL", "AZ"];
 /// states, a quarter filter on credit tier, a tenth on ZIP prefixes. Every buyer wants WA so a
 /// WA lead has `n` eligible buyers when `all_eligible`.
 pub fn config_with_buyers(n: usize, all_eligible: bool) -> Config {
-    let mut toml = String::new();
+    buyers_config(n, all_eligible, "")
+}
+
+/// [`config_with_buyers`] where every buyer also has the controls checked per lead: caps (its
+/// own and per publisher, never full), a schedule open around the clock in its own time zone,
+/// and the default circuit breaker.
+pub fn config_with_controlled_buyers(n: usize, all_eligible: bool) -> Config {
+    let controls = "caps = { hourly = 1000000, daily = 10000000, budget_daily = \"1000000.00\", publishers = { pub1 = { daily = 1000000 } } }\n\
+        schedule = { timezone = \"America/Chicago\", days = [\"mon\", \"tue\", \"wed\", \"thu\", \"fri\", \"sat\", \"sun\"], hours = \"00:00-24:00\" }\n";
+    buyers_config(n, all_eligible, controls)
+}
+
+fn buyers_config(n: usize, all_eligible: bool, controls: &str) -> Config {
+    let mut toml = String::from(
+        "[[publishers]]\nid = \"pub1\"\nkey_sha256 = \"0000000000000000000000000000000000000000000000000000000000000001\"\n",
+    );
     for i in 0..n {
         let states = if all_eligible || i % 2 == 0 {
             format!("[\"WA\", \"{}\", \"{}\"]", STATES[i % 8], STATES[(i + 3) % 8])
@@ -33,7 +48,7 @@ pub fn config_with_buyers(n: usize, all_eligible: bool) -> Config {
             if !all_eligible && i % 4 == 1 { "attributes = { credit_tier = [\"good\", \"excellent\"] }\n" } else { "" };
         let zips = if !all_eligible && i % 10 == 3 { "zips = [\"980\", \"981\"]\n" } else { "" };
         toml.push_str(&format!(
-            "[[buyers]]\nid = \"b{i}\"\nping_url = \"http://127.0.0.1:9/b{i}/ping\"\npost_url = \"http://127.0.0.1:9/b{i}/post\"\nverticals = [\"auto_insurance\"]\nstates = {states}\n{rules}{zips}"
+            "[[buyers]]\nid = \"b{i}\"\nping_url = \"http://127.0.0.1:9/b{i}/ping\"\npost_url = \"http://127.0.0.1:9/b{i}/post\"\nverticals = [\"auto_insurance\"]\nstates = {states}\n{rules}{zips}{controls}"
         ));
     }
     Config::from_toml(&toml).expect("bench config is valid")
