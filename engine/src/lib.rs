@@ -13,12 +13,15 @@
 //! - [`store`]: the durable store (SQLite by default) behind a trait: leads, auctions, the
 //!   event outbox, webhook subscriptions and deliveries, idempotency keys.
 //! - [`webhooks`]: the dispatcher that delivers the outbox's events, signed, with retries.
+//! - [`breaker`]: the circuit breaker (consecutive failures, failure rate over a window), pure
+//!   with `now` as input: one per webhook endpoint, one per buyer.
 //! - [`ops`]: metrics, health, logging.
 //!
 //! [`run`] wires them together; `main.rs` only parses the command line.
 
 pub mod api;
 pub mod auction;
+pub mod breaker;
 pub mod buyers;
 pub mod config;
 pub mod ops;

@@ -216,7 +216,7 @@ impl BuyerCaps {
     /// The caps of a configured buyer; `None` when it has none.
     pub fn from_config(buyer: &BuyerConfig, id: &Arc<str>) -> Option<BuyerCaps> {
         let caps = buyer.caps.as_ref()?;
-        let zone = caps.timezone.as_deref().or(buyer.schedule.as_ref().map(|s| s.timezone.as_str()));
+        let zone = caps.timezone.as_deref().or(buyer.schedule.as_ref().map(|s| s.timezone.name()));
         // Validated at load; UTC only if the schedule's zone is bad, which its own check refuses.
         let tz = zone.and_then(|z| z.parse().ok()).unwrap_or(Tz::UTC);
         let ledger = |publisher: Option<&str>, limits: Vec<Limit>| {

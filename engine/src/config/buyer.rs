@@ -4,9 +4,10 @@ use std::collections::BTreeMap;
 
 use serde::Deserialize;
 
-use super::Config;
 use super::caps::Caps;
 use super::de::{self, Headers, KeyDigest, SigningSecret};
+use super::{Config, Schedule, defaults};
+use crate::breaker::{BreakerSettings, RateRule, WINDOW_BUCKETS};
 use crate::protocol::geo::{State, Zip};
 use crate::protocol::money::Micros;
 
@@ -70,6 +71,9 @@ pub struct BuyerConfig {
     /// Hours of operation.
     #[serde(default)]
     pub schedule: Option<Schedule>,
+    /// The buyer's circuit breaker (on by default).
+    #[serde(default)]
+    pub breaker: BuyerBreakerConfig,
     /// How long after a sale the buyer may return the lead.
     #[serde(default)]
     pub return_window_hours: Option<u32>,
@@ -94,18 +98,90 @@ pub enum TransportKind {
     Http2,
 }
 
-/// `schedule = { timezone, days, hours }`.
-#[derive(Debug, Clone, Deserialize)]
+/// `breaker = { enabled, failures, rate, min_requests, window_ms, cooloff_ms }`: stop pinging
+/// a failing buyer for a while. It opens on `failures` consecutive failures, or when at least
+/// `min_requests` results in the last `window_ms` include a share `rate` of failures; after
+/// `cooloff_ms` one probe goes. What counts as a failure is the auction's call (timeouts,
+/// transport errors, invalid answers); a no-bid is a success.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct Schedule {
-    /// IANA time zone, e.g. `America/Chicago`.
-    pub timezone: String,
-    /// Days open: `mon` .. `sun`.
-    #[serde(default)]
-    pub days: Vec<String>,
-    /// Open hours, `HH:MM-HH:MM`.
-    #[serde(default)]
-    pub hours: Option<String>,
+pub struct BuyerBreakerConfig {
+    /// `false`: the buyer is pinged however it fails.
+    #[serde(default = "yes")]
+    pub enabled: bool,
+    /// Consecutive failures that open it; 0: no such rule.
+    #[serde(default = "defaults::buyer_breaker_failures")]
+    pub failures: u32,
+    /// Failure share over the window that opens it, 0 to 1; 0: no such rule.
+    #[serde(default = "defaults::buyer_breaker_rate")]
+    pub rate: f64,
+    /// Fewest results in the window for `rate` to count.
+    #[serde(default = "defaults::buyer_breaker_min_requests")]
+    pub min_requests: u32,
+    /// Length of the window `rate` looks at.
+    #[serde(default = "defaults::buyer_breaker_window_ms")]
+    pub window_ms: u64,
+    /// How long it stays open before one probe ping goes.
+    #[serde(default = "defaults::buyer_breaker_cooloff_ms")]
+    pub cooloff_ms: u64,
+}
+
+/// Longest window and cool-off a buyer's breaker may have: an hour (longer is an outage
+/// better handled by disabling the buyer).
+const MAX_BREAKER_MS: u64 = 3_600_000;
+
+/// Shortest window: a tenth of it is one bucket, and a bucket under 100 ms is noise.
+const MIN_BREAKER_WINDOW_MS: u64 = 100 * WINDOW_BUCKETS as u64;
+
+impl Default for BuyerBreakerConfig {
+    fn default() -> Self {
+        BuyerBreakerConfig {
+            enabled: true,
+            failures: defaults::buyer_breaker_failures(),
+            rate: defaults::buyer_breaker_rate(),
+            min_requests: defaults::buyer_breaker_min_requests(),
+            window_ms: defaults::buyer_breaker_window_ms(),
+            cooloff_ms: defaults::buyer_breaker_cooloff_ms(),
+        }
+    }
+}
+
+impl BuyerBreakerConfig {
+    /// The breaker's settings, or `None` when it is disabled.
+    pub fn settings(&self) -> Option<BreakerSettings> {
+        let rate = (self.rate > 0.0).then_some(RateRule {
+            rate: self.rate,
+            min_requests: self.min_requests,
+            window_ms: self.window_ms,
+        });
+        self.enabled.then_some(BreakerSettings { failures: self.failures, cooloff_ms: self.cooloff_ms, rate })
+    }
+
+    /// Range checks; `Err((key, message))`.
+    fn validate(&self) -> Result<(), (&'static str, String)> {
+        if self.failures > 10_000 {
+            return Err(("breaker.failures", "must be between 0 (no consecutive rule) and 10000".into()));
+        }
+        if !(0.0..=1.0).contains(&self.rate) {
+            return Err(("breaker.rate", "must be a share between 0 (no rate rule) and 1, e.g. 0.5".into()));
+        }
+        if self.min_requests == 0 || self.min_requests > 1_000_000 {
+            return Err(("breaker.min_requests", "must be between 1 and 1000000".into()));
+        }
+        if !(MIN_BREAKER_WINDOW_MS..=MAX_BREAKER_MS).contains(&self.window_ms) {
+            return Err(("breaker.window_ms", format!("must be between {MIN_BREAKER_WINDOW_MS} and {MAX_BREAKER_MS}")));
+        }
+        if !(1..=MAX_BREAKER_MS).contains(&self.cooloff_ms) {
+            return Err(("breaker.cooloff_ms", format!("must be between 1 and {MAX_BREAKER_MS}")));
+        }
+        if self.enabled && self.failures == 0 && self.rate == 0.0 {
+            return Err((
+                "breaker.failures",
+                "with `failures = 0` and `rate = 0` it never opens: set `enabled = false`".into(),
+            ));
+        }
+        Ok(())
+    }
 }
 
 /// One entry of `zips`: an exact ZIP or a prefix of 1 to 4 digits.
@@ -243,6 +319,7 @@ impl BuyerConfig {
         if let Some(attr) = self.attributes.keys().find(|k| *k == "zip" || *k == "state") {
             return Err(("attributes", format!("`{attr}` has its own key: use `{attr}s`")));
         }
+        self.breaker.validate()?;
         if let Some(attr) = self.attributes.keys().find(|k| !crate::protocol::lead::is_valid_vertical(k)) {
             return Err((
                 "attributes",

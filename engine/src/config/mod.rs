@@ -7,6 +7,7 @@
 mod buyer;
 mod caps;
 mod de;
+mod schedule;
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -15,11 +16,12 @@ use serde::Deserialize;
 
 use crate::protocol::money::Micros;
 
-pub use buyer::{AttrRule, BuyerConfig, RuleValue, Schedule, TransportKind, ZipFilter};
+pub use buyer::{AttrRule, BuyerBreakerConfig, BuyerConfig, RuleValue, TransportKind, ZipFilter};
 pub use caps::{Caps, Limit, Period, PublisherCaps};
 pub use de::{KeyDigest, SigningSecret};
 /// The `headers` table check, shared with the webhook API (same names refused, same errors).
 pub(crate) use de::{check_id, headers as parse_headers};
+pub use schedule::{Hours, MINUTES_PER_DAY, Schedule, TimeRange};
 
 /// The whole configuration file.
 #[derive(Debug, Clone, Deserialize)]
@@ -481,6 +483,26 @@ mod defaults {
         5
     }
     pub fn breaker_cooloff_ms() -> u64 {
+        30_000
+    }
+    /// A buyer's breaker: 10 failures in a row is a buyer down, whatever its volume.
+    pub fn buyer_breaker_failures() -> u32 {
+        10
+    }
+    /// Half of a buyer's pings failing is a buyer in trouble ...
+    pub fn buyer_breaker_rate() -> f64 {
+        0.5
+    }
+    /// ... once there are enough of them to say so.
+    pub fn buyer_breaker_min_requests() -> u32 {
+        20
+    }
+    /// Ten seconds: long enough for 20 pings at modest volume, short enough to react fast.
+    pub fn buyer_breaker_window_ms() -> u64 {
+        10_000
+    }
+    /// Thirty seconds without pings before one probe, as for webhook endpoints.
+    pub fn buyer_breaker_cooloff_ms() -> u64 {
         30_000
     }
     pub fn yes() -> bool {

@@ -131,9 +131,12 @@ fn design_example_loads_with_defaults_and_parsed_values() {
     assert_eq!(caps.daily, Some(100));
     assert_eq!(caps.budget_daily, Some(Micros::from_units(1500)));
     let schedule = acme.schedule.as_ref().expect("schedule parsed");
-    assert_eq!(schedule.timezone, "America/Chicago");
-    assert_eq!(schedule.days, ["mon", "tue", "wed", "thu", "fri"]);
-    assert_eq!(schedule.hours.as_deref(), Some("08:00-18:00"));
+    assert_eq!(schedule.timezone, chrono_tz::America::Chicago);
+    use chrono::Weekday::{Fri, Mon, Thu, Tue, Wed};
+    assert_eq!(schedule.days, [Mon, Tue, Wed, Thu, Fri]);
+    assert_eq!(schedule.hours, Some(Hours(vec![TimeRange { start: 8 * 60, end: 18 * 60 }])));
+    assert!(schedule.by_day.is_empty() && schedule.dates_off.is_empty());
+    assert_eq!(acme.breaker, BuyerBreakerConfig::default(), "the breaker is on by default");
     assert_eq!(acme.return_window_hours, Some(72));
     // Buyer defaults.
     assert!(acme.enabled);
@@ -680,4 +683,117 @@ fn auction_options_are_checked_at_load() {
     refused_at("[auction.floors]\nAuto = \"1.00\"\n", "auction.floors.Auto", "vertical");
     refused_at("[auction.floors]\nauto = \"5000.00\"\n", "auction.floors.auto", "max_bid");
     refused_at(&one_buyer("quality_weight = 0"), "buyers[0].quality_weight", "above 0");
+}
+
+// ---------------------------------------------------------------------------------------------
+// Buyers' schedules and circuit breakers.
+// ---------------------------------------------------------------------------------------------
+
+#[test]
+fn a_schedule_with_every_key_loads() {
+    let config = load(&one_buyer(
+        r#"schedule = { timezone = "America/New_York", days = ["Mon", "tuesday"], hours = ["08:00-12:00", "22:00-06:00"], by_day = { sat = "10:00-14:00", sun = [] }, dates_off = ["2026-12-25", "2026-11-26"] }"#,
+    ));
+    let schedule = config.buyers[0].schedule.as_ref().expect("schedule");
+    assert_eq!(schedule.timezone, chrono_tz::America::New_York);
+    assert_eq!(schedule.days, [chrono::Weekday::Mon, chrono::Weekday::Tue]);
+    let night = TimeRange { start: 22 * 60, end: 6 * 60 };
+    assert!(night.crosses_midnight());
+    assert_eq!(schedule.hours, Some(Hours(vec![TimeRange { start: 480, end: 720 }, night])));
+    assert_eq!(
+        schedule.by_day,
+        [
+            (chrono::Weekday::Sat, Hours(vec![TimeRange { start: 600, end: 840 }])),
+            (chrono::Weekday::Sun, Hours(vec![]))
+        ]
+    );
+    let date = |s: &str| chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d").expect("date");
+    assert_eq!(schedule.dates_off, [date("2026-12-25"), date("2026-11-26")]);
+    let all_day = load(&one_buyer(r#"schedule = { timezone = "UTC", hours = "00:00-24:00" }"#));
+    let hours = all_day.buyers[0].schedule.as_ref().and_then(|s| s.hours.clone());
+    assert_eq!(hours, Some(Hours(vec![TimeRange { start: 0, end: MINUTES_PER_DAY }])));
+}
+
+#[test]
+fn bad_schedules_are_refused_with_their_key() {
+    let with = |schedule: &str| one_buyer(&format!("schedule = {{ {schedule} }}"));
+    refused_at(&with(r#"timezone = "Central""#), "buyers[0].schedule.timezone", "IANA");
+    refused_at(&with(r#"timezone = "America/Chicgo""#), "buyers[0].schedule.timezone", "America/Chicago");
+    refused_at(&with(r#"timezone = "UTC", days = ["mon", "mun"]"#), "buyers[0].schedule.days[1]", "not a day");
+    refused_at(&with(r#"timezone = "UTC", days = ["mon", "tue", "mon"]"#), "buyers[0].schedule.days", "twice");
+    refused_at(&with(r#"timezone = "UTC", days = ["mon", "Monday"]"#), "buyers[0].schedule.days", "twice");
+    refused_at(&with(r#"timezone = "UTC", hours = "8-18""#), "buyers[0].schedule.hours", "HH:MM-HH:MM");
+    refused_at(&with(r#"timezone = "UTC", hours = "08:00-25:00""#), "buyers[0].schedule.hours", "HH:MM-HH:MM");
+    refused_at(&with(r#"timezone = "UTC", hours = "08:00-08:00""#), "buyers[0].schedule.hours", "empty range");
+    refused_at(&with(r#"timezone = "UTC", hours = "24:00-06:00""#), "buyers[0].schedule.hours", "24:00");
+    refused_at(
+        &with(r#"timezone = "UTC", hours = ["08:00-12:00", "13:00-1800"]"#),
+        "buyers[0].schedule.hours[1]",
+        "HH:MM-HH:MM",
+    );
+    refused_at(&with(r#"timezone = "UTC", hours = []"#), "buyers[0].schedule.hours", "at least one range");
+    refused_at(&with(r#"timezone = "UTC", hours = 8"#), "buyers[0].schedule.hours", "HH:MM-HH:MM");
+    refused_at(&with(r#"timezone = "UTC", by_day = { caturday = [] }"#), "buyers[0].schedule.by_day", "not a day");
+    refused_at(
+        &with(r#"timezone = "UTC", by_day = { sat = [], saturday = "10:00-12:00" }"#),
+        "buyers[0].schedule.by_day",
+        "twice",
+    );
+    refused_at(
+        &with(r#"timezone = "UTC", by_day = { sat = ["10:00-09:00", "x"] }"#),
+        "buyers[0].schedule.by_day.sat[1]",
+        "HH:MM-HH:MM",
+    );
+    refused_at(
+        &with(r#"timezone = "UTC", dates_off = ["2026-02-30"]"#),
+        "buyers[0].schedule.dates_off[0]",
+        "YYYY-MM-DD",
+    );
+    refused_at(&with(r#"days = ["mon"]"#), "buyers[0].schedule", "timezone");
+}
+
+#[test]
+fn the_buyer_breaker_is_on_by_default_and_configurable() {
+    let config = load(&one_buyer(""));
+    let breaker = &config.buyers[0].breaker;
+    assert!(breaker.enabled);
+    let settings = breaker.settings().expect("on by default");
+    assert_eq!(settings.failures, 10);
+    assert_eq!(settings.cooloff_ms, 30_000);
+    assert_eq!(
+        settings.rate,
+        Some(crate::breaker::RateRule { rate: 0.5, min_requests: 20, window_ms: 10_000 }),
+        "half of at least 20 in 10 s"
+    );
+
+    let custom = load(&one_buyer(
+        "breaker = { failures = 3, rate = 0.25, min_requests = 50, window_ms = 60000, cooloff_ms = 5000 }",
+    ));
+    let settings = custom.buyers[0].breaker.settings().expect("on");
+    assert_eq!(settings.failures, 3);
+    assert_eq!(settings.cooloff_ms, 5_000);
+    assert_eq!(settings.rate, Some(crate::breaker::RateRule { rate: 0.25, min_requests: 50, window_ms: 60_000 }));
+
+    let no_rate = load(&one_buyer("breaker = { rate = 0 }"));
+    assert_eq!(no_rate.buyers[0].breaker.settings().map(|s| s.rate), Some(None), "rate = 0: consecutive only");
+    let off = load(&one_buyer("breaker = { enabled = false }"));
+    assert_eq!(off.buyers[0].breaker.settings(), None);
+}
+
+#[test]
+fn bad_buyer_breakers_are_refused_with_their_key() {
+    let with = |breaker: &str| one_buyer(&format!("breaker = {{ {breaker} }}"));
+    refused_at(&with("rate = 1.5"), "buyers[0].breaker.rate", "between 0");
+    refused_at(&with("rate = -0.1"), "buyers[0].breaker.rate", "between 0");
+    refused_at(&with("rate = nan"), "buyers[0].breaker.rate", "between 0");
+    refused_at(&with("min_requests = 0"), "buyers[0].breaker.min_requests", "between 1");
+    refused_at(&with("window_ms = 10"), "buyers[0].breaker.window_ms", "between 1000");
+    refused_at(&with("window_ms = 86400000"), "buyers[0].breaker.window_ms", "between 1000");
+    refused_at(&with("cooloff_ms = 0"), "buyers[0].breaker.cooloff_ms", "between 1");
+    refused_at(&with("failures = 100000"), "buyers[0].breaker.failures", "between 0");
+    refused_at(&with("failures = 0, rate = 0"), "buyers[0].breaker.failures", "enabled = false");
+    refused_at(&with("failures = -1"), "buyers[0].breaker.failures", "");
+    refused_at(&with("ratio = 0.5"), "buyers[0].breaker.ratio", "unknown field");
+    // Off, both rules may be off.
+    assert!(Config::from_toml(&with("enabled = false, failures = 0, rate = 0")).is_ok());
 }

@@ -27,10 +27,10 @@ use tokio::task::{Id, JoinSet};
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
-use super::breaker::{Admission, Breaker, BreakerSettings, Transition};
 use super::request::prepare;
 use super::retry::{self, Outcome};
 use super::sender::{Sender, Sent};
+use crate::breaker::{Admission, Breaker, BreakerSettings, Transition};
 use crate::config::DeliveryConfig;
 use crate::store::now_ms;
 use crate::store::{AttemptView, DeliveryAttempted, DueDelivery, NextStep, Store, UnixMs, Write};
@@ -108,7 +108,12 @@ impl Dispatcher {
         Dispatcher {
             store,
             sender: Sender::new(&settings),
-            breaker: BreakerSettings { failures: settings.breaker_failures, cooloff_ms: settings.breaker_cooloff_ms },
+            // Consecutive failures only: an endpoint's volume is too uneven for a rate.
+            breaker: BreakerSettings {
+                failures: settings.breaker_failures,
+                cooloff_ms: settings.breaker_cooloff_ms,
+                rate: None,
+            },
             settings: Arc::new(settings),
             breakers: HashMap::new(),
             per_endpoint: HashMap::new(),

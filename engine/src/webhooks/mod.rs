@@ -6,14 +6,13 @@
 //! - [`request`]: the exact body and headers of an attempt (payload shaping, Standard Webhooks
 //!   signatures, both secrets during a rotation), shared with the API's preview.
 //! - [`retry`]: what follows an attempt (delivered, retry when, dead why) as a pure function.
-//! - [`breaker`]: the per-endpoint circuit breaker, pure with `now` as input.
+//! - The per-endpoint circuit breaker is [`crate::breaker`] (consecutive failures only).
 //! - [`payload`]: per-subscription payload settings (`fields`, `rename`, `layout`).
 //! - [`ssrf`]: which addresses a delivery may go to.
 //!
 //! The guarantee is at least once with the same event id (`webhook-id`) on every retry and
 //! replay: receivers dedupe on it (see `docs/webhooks.md`).
 
-pub mod breaker;
 pub mod dispatcher;
 pub mod payload;
 pub mod request;
