@@ -13,8 +13,8 @@ use tokio::time::{Instant, timeout, timeout_at};
 
 use super::rank::Candidate;
 use super::record::{PingRecord, PingResult};
-use crate::buyers::Registry;
-use crate::protocol::bid::{BidVerdict, judge_bid};
+use crate::buyers::{PingView, Registry};
+use crate::protocol::bid::BidVerdict;
 use crate::protocol::ids;
 use crate::protocol::lead::Lead;
 use crate::protocol::ping::PingTemplate;
@@ -66,7 +66,16 @@ pub async fn ping_all<T: Transport>(
             endpoint: Arc::clone(&buyer.endpoint),
             kind: ExchangeKind::Ping,
             message_id: Arc::clone(&ping_id),
-            body: template.render(&ping_id, tmax_ms),
+            body: buyer.ping_body(
+                &template,
+                &PingView {
+                    ping_id: &ping_id,
+                    tmax_ms,
+                    vertical: &lead.vertical,
+                    attributes: &lead.attributes,
+                    test: lead.test,
+                },
+            ),
         };
         let answer = transport.exchange(exchange);
         let late_answers = buyer.metrics.late_answers.clone();
@@ -104,7 +113,7 @@ pub async fn ping_all<T: Transport>(
         slowest = slowest.max(latency);
         record.latency = Some(latency);
         record.result = match result {
-            Ok(Ok(reply)) => match judge_bid(reply.status, &reply.body, record.buyer.limits) {
+            Ok(Ok(reply)) => match record.buyer.judge_bid(reply.status, &reply.body) {
                 BidVerdict::Bid { price, bid_id } => {
                     candidates.push(Candidate { price, answered_at: latency, ping: slot });
                     PingResult::Bid { price, bid_id }

@@ -11,9 +11,10 @@ use super::Auctioneer;
 use super::cascade::{Cascade, MIN_POST_BUDGET, Step};
 use super::rank::Candidate;
 use super::record::{PingRecord, PingResult, PostRecord, PostResult, Sale};
+use crate::buyers::PostView;
 use crate::protocol::ids;
 use crate::protocol::lead::Lead;
-use crate::protocol::post::{PostRequest, PostVerdict, judge_post};
+use crate::protocol::post::PostVerdict;
 use crate::transport::{Exchange, ExchangeKind, Transport};
 
 impl<T: Transport> Auctioneer<T> {
@@ -61,28 +62,16 @@ impl<T: Transport> Auctioneer<T> {
                 PingResult::Bid { bid_id, .. } => bid_id.as_deref(),
                 _ => None,
             };
-            let body = PostRequest {
-                ping_id: &ping.ping_id,
-                bid_id,
-                price: candidate.price,
-                lead_id,
-                vertical: &lead.vertical,
-                attributes: &lead.attributes,
-                contact: &lead.contact,
-                consent: lead.consent.as_ref(),
-                test: lead.test,
-            };
-            // Serializing plain structs into a Vec cannot fail.
-            let body = serde_json::to_vec(&body).unwrap_or_default();
+            let view = PostView { ping_id: &ping.ping_id, bid_id, price: candidate.price, lead_id, lead };
             let exchange = Exchange {
                 endpoint: Arc::clone(&ping.buyer.endpoint),
                 kind: ExchangeKind::Post,
                 message_id: ids::post_message_id().into(),
-                body: body.into(),
+                body: ping.buyer.post_body(&view),
             };
             let sent = Instant::now();
             let result = match timeout(limit, transport.exchange(exchange)).await {
-                Ok(Ok(reply)) => match judge_post(reply.status, &reply.body) {
+                Ok(Ok(reply)) => match ping.buyer.judge_post(reply.status, &reply.body) {
                     PostVerdict::Accepted { buyer_lead_id } => PostResult::Accepted { buyer_lead_id },
                     PostVerdict::Rejected(why) => PostResult::Rejected(why),
                 },

@@ -1,8 +1,11 @@
 //! Buyers at run time: the registry built from config (an immutable snapshot the auction reads
-//! without locks) and the precomputed eligibility index that picks who gets pinged.
+//! without locks), the precomputed eligibility index that picks who gets pinged, and each
+//! buyer's payload mapping (its messages when it does not speak v1).
 
 mod eligibility;
+pub mod mapping;
 mod registry;
 
 pub use eligibility::Eligibility;
+pub use mapping::{Mapping, PingView, PostView};
 pub use registry::{Buyer, Registry};

@@ -5,6 +5,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::Eligibility;
+use super::mapping::{JSON, Mapping};
 use crate::config::Config;
 use crate::ops::metrics::BuyerMetrics;
 use crate::protocol::bid::PriceLimits;
@@ -27,6 +28,8 @@ pub struct Buyer {
     pub limits: PriceLimits,
     /// Per-buyer metric handles, registered once.
     pub metrics: BuyerMetrics,
+    /// The buyer's payload mapping; `None` speaks v1.
+    pub mapping: Option<Arc<Mapping>>,
 }
 
 /// All buyers and the index over them.
@@ -45,6 +48,11 @@ impl Registry {
             .iter()
             .map(|b| {
                 let id: Arc<str> = b.id.as_str().into();
+                // The config was validated, and validation compiles every mapping.
+                let mapping =
+                    b.mapping.as_ref().map(|m| Arc::new(Mapping::compile(m).expect("mapping validated at load")));
+                let (ping_content_type, post_content_type) =
+                    mapping.as_ref().map_or((JSON, JSON), |m| m.content_types());
                 let endpoint = Endpoint {
                     buyer_id: Arc::clone(&id),
                     ping_url: b.ping_url.clone(),
@@ -52,6 +60,8 @@ impl Registry {
                     headers: b.headers.clone(),
                     signer: b.secret.as_ref().map(|s| Signer::new(&s.0)),
                     version: b.transport,
+                    ping_content_type,
+                    post_content_type,
                 };
                 Arc::new(Buyer {
                     id,
@@ -63,6 +73,7 @@ impl Registry {
                         max: config.auction.max_bid,
                     },
                     metrics: BuyerMetrics::new(&b.id),
+                    mapping,
                 })
             })
             .collect();

@@ -6,6 +6,7 @@
 
 mod buyer;
 mod de;
+mod mapping;
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -18,6 +19,9 @@ pub use buyer::{AttrRule, BuyerConfig, Caps, RuleValue, Schedule, TransportKind,
 pub use de::{KeyDigest, SigningSecret};
 /// The `headers` table check, shared with the webhook API (same names refused, same errors).
 pub(crate) use de::{check_id, headers as parse_headers};
+pub use mapping::{
+    AcceptRulesConfig, BidRulesConfig, Encoding, FieldConfig, MappingConfig, MessageConfig, OneOrMany, RuleConfig,
+};
 
 /// The whole configuration file.
 #[derive(Debug, Clone, Deserialize)]
@@ -322,6 +326,10 @@ impl Config {
         }
         for (n, b) in self.buyers.iter().enumerate() {
             b.validate(self).map_err(|(field, m)| key_err(format!("buyers[{n}].{field}"), &m))?;
+            if let Some(mapping) = &b.mapping {
+                crate::buyers::Mapping::compile(mapping)
+                    .map_err(|(field, m)| key_err(format!("buyers[{n}].mapping.{field}"), &m))?;
+            }
         }
         Ok(())
     }

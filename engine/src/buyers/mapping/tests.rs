@@ -1,0 +1,3 @@
+//! The mapping as a whole: config in, bodies and verdicts out.
+
+use super::*;
