@@ -315,7 +315,9 @@ mod tests {
         assert_eq!(PostField::parse("contact.phone"), Ok(PostField::Contact(ContactField::Phone)));
         assert_eq!(PostField::parse("consent.ip"), Ok(PostField::Consent(ConsentField::Ip)));
         assert_eq!(PostField::parse("vertical"), Ok(PostField::Ping(PingField::Vertical)));
-        let err = |r: Result<_, String>| r.err().unwrap_or_default();
+        fn err<T>(r: Result<T, String>) -> String {
+            r.err().unwrap_or_default()
+        }
         assert!(err(PingField::parse("contact.phone")).contains("invariant 1"));
         assert!(err(PingField::parse("consent.ip")).contains("never goes in a ping"));
         assert!(err(PingField::parse("lead_id")).contains("does not exist yet"));
