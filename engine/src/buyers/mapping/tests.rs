@@ -19,7 +19,7 @@ fn compiled(toml_text: &str) -> Mapping {
 }
 
 fn error(toml_text: &str) -> (String, String) {
-    mapping(toml_text).err().expect("the mapping should be refused")
+    mapping(toml_text).expect_err("the mapping should be refused")
 }
 
 fn lead() -> Lead {
@@ -183,13 +183,13 @@ verticals = ["auto_insurance"]
 [buyers.mapping.ping]
 fields = [{ from = "contact.email", to = "Email" }]
 "#;
-    let error = Config::from_toml(config).err().expect("refused").to_string();
+    let error = Config::from_toml(config).expect_err("refused").to_string();
     assert!(
         error.starts_with("config key `buyers[0].mapping.ping.fields[0].from`: `contact.email` is personal data"),
         "{error}"
     );
     let unknown = config.replace("from = \"contact.email\"", "form = \"x\"");
-    let error = Config::from_toml(&unknown).err().expect("refused").to_string();
+    let error = Config::from_toml(&unknown).expect_err("refused").to_string();
     assert!(error.contains("buyers[0].mapping.ping.fields[0]") && error.contains("unknown field `form`"), "{error}");
 }
 
