@@ -65,7 +65,7 @@ enum Input<F> {
 }
 
 /// The `Content-Type` of v1 messages, and of unmapped parts of a mapping.
-pub const JSON: HeaderValue = HeaderValue::from_static("application/json");
+pub const JSON_CONTENT_TYPE: HeaderValue = HeaderValue::from_static("application/json");
 
 /// Root element of XML bodies when config names none.
 const DEFAULT_XML_ROOT: &str = "lead";
@@ -92,8 +92,8 @@ impl Mapping {
 
     /// The `Content-Type` of pings and of posts.
     pub fn content_types(&self) -> (HeaderValue, HeaderValue) {
-        let ping = self.ping.as_ref().map_or(JSON, |m| m.content_type.clone());
-        let post = self.post.as_ref().map_or(JSON, |m| m.content_type.clone());
+        let ping = self.ping.as_ref().map_or(JSON_CONTENT_TYPE, |m| m.content_type.clone());
+        let post = self.post.as_ref().map_or(JSON_CONTENT_TYPE, |m| m.content_type.clone());
         (ping, post)
     }
 }

@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::Eligibility;
-use super::mapping::{JSON, Mapping};
+use super::mapping::{JSON_CONTENT_TYPE, Mapping};
 use crate::config::Config;
 use crate::ops::metrics::BuyerMetrics;
 use crate::protocol::bid::PriceLimits;
@@ -52,7 +52,7 @@ impl Registry {
                 let mapping =
                     b.mapping.as_ref().map(|m| Arc::new(Mapping::compile(m).expect("mapping validated at load")));
                 let (ping_content_type, post_content_type) =
-                    mapping.as_ref().map_or((JSON, JSON), |m| m.content_types());
+                    mapping.as_ref().map_or((JSON_CONTENT_TYPE, JSON_CONTENT_TYPE), |m| m.content_types());
                 let endpoint = Endpoint {
                     buyer_id: Arc::clone(&id),
                     ping_url: b.ping_url.clone(),
