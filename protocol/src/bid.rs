@@ -127,41 +127,72 @@ pub fn judge_bid(status: u16, body: &[u8], limits: PriceLimits) -> BidVerdict {
     if !raw.bid {
         return BidVerdict::NoBid;
     }
-    let (price, negative) = match &raw.price {
+    let price = match &raw.price {
         None => return BidVerdict::Invalid(InvalidBid::MissingPrice),
-        Some(RawPrice::Number(n)) => (Micros::from_f64(*n), *n < 0.0),
-        Some(RawPrice::Text(text)) => (Micros::parse(text), text.trim_start().starts_with('-')),
-        Some(RawPrice::Other(_)) => return BidVerdict::Invalid(InvalidBid::NonNumericPrice),
+        Some(RawPrice::Number(n)) => judge_price(BidPrice::Number(*n), limits),
+        Some(RawPrice::Text(text)) => judge_price(BidPrice::Text(text), limits),
+        Some(RawPrice::Other(_)) => Err(InvalidBid::NonNumericPrice),
     };
     let price = match price {
         Ok(price) => price,
-        Err(MoneyError::OutOfRange) if negative => return BidVerdict::Invalid(InvalidBid::NonPositivePrice),
-        Err(MoneyError::OutOfRange) => return BidVerdict::Invalid(InvalidBid::AboveMax),
-        Err(_) => return BidVerdict::Invalid(InvalidBid::NonNumericPrice),
+        Err(reason) => return BidVerdict::Invalid(reason),
     };
-    if !price.is_positive() {
-        return BidVerdict::Invalid(InvalidBid::NonPositivePrice);
-    }
-    if price > limits.max {
-        return BidVerdict::Invalid(InvalidBid::AboveMax);
-    }
-    if price < limits.floor {
-        return BidVerdict::Invalid(InvalidBid::BelowFloor);
-    }
-    let bid_id: Option<Cow<'_, str>> = match raw.bid_id {
+    let bid_id = match raw.bid_id {
         None => None,
-        Some(RawBidId::Text(id)) => Some(id),
-        Some(RawBidId::Number(n)) => Some(Cow::Owned(n.to_string())),
-        Some(RawBidId::Other(_)) => return BidVerdict::Invalid(InvalidBid::BadBidId),
+        Some(RawBidId::Text(id)) => Some(judge_bid_id(&id)),
+        Some(RawBidId::Number(n)) => Some(judge_bid_id(&n.to_string())),
+        Some(RawBidId::Other(_)) => Some(Err(InvalidBid::BadBidId)),
     };
-    let bid_id = match bid_id {
-        None => None,
-        Some(id) if !id.is_empty() && id.len() <= MAX_BID_ID_LEN && !id.chars().any(char::is_control) => {
-            Some(id.into())
-        }
-        Some(_) => return BidVerdict::Invalid(InvalidBid::BadBidId),
+    let bid_id = match bid_id.transpose() {
+        Ok(bid_id) => bid_id,
+        Err(reason) => return BidVerdict::Invalid(reason),
     };
     BidVerdict::Bid { price, bid_id }
+}
+
+/// A price as read from a buyer's answer, before it is judged.
+#[derive(Debug, Clone, Copy)]
+pub enum BidPrice<'a> {
+    /// A JSON number.
+    Number(f64),
+    /// Text: a decimal string, or whatever the buyer put where the price belongs.
+    Text(&'a str),
+}
+
+/// Judges a price against the limits: the one set of price checks, shared by the v1 answer and
+/// the mapped answers of legacy buyers. Negative, zero, NaN, non-numeric and absurd prices are
+/// invalid with their reason.
+pub fn judge_price(price: BidPrice<'_>, limits: PriceLimits) -> Result<Micros, InvalidBid> {
+    let (price, negative) = match price {
+        BidPrice::Number(n) => (Micros::from_f64(n), n < 0.0),
+        BidPrice::Text(text) => (Micros::parse(text), text.trim_start().starts_with('-')),
+    };
+    let price = match price {
+        Ok(price) => price,
+        Err(MoneyError::OutOfRange) if negative => return Err(InvalidBid::NonPositivePrice),
+        Err(MoneyError::OutOfRange) => return Err(InvalidBid::AboveMax),
+        Err(_) => return Err(InvalidBid::NonNumericPrice),
+    };
+    if !price.is_positive() {
+        return Err(InvalidBid::NonPositivePrice);
+    }
+    if price > limits.max {
+        return Err(InvalidBid::AboveMax);
+    }
+    if price < limits.floor {
+        return Err(InvalidBid::BelowFloor);
+    }
+    Ok(price)
+}
+
+/// Judges a buyer's bid id: non-empty, at most [`MAX_BID_ID_LEN`] bytes, no control characters
+/// (it is echoed in the post).
+pub fn judge_bid_id(id: &str) -> Result<Box<str>, InvalidBid> {
+    if !id.is_empty() && id.len() <= MAX_BID_ID_LEN && !id.chars().any(char::is_control) {
+        Ok(id.into())
+    } else {
+        Err(InvalidBid::BadBidId)
+    }
 }
 
 #[cfg(test)]

@@ -102,7 +102,7 @@ pub fn judge_post(status: u16, body: &[u8]) -> PostVerdict {
 }
 
 /// Bounds and strips a buyer-provided text so it is safe to keep and to log.
-fn clean_buyer_text(text: &str) -> Box<str> {
+pub fn clean_buyer_text(text: &str) -> Box<str> {
     text.chars().filter(|c| !c.is_control()).take(MAX_BUYER_TEXT_LEN).collect()
 }
 

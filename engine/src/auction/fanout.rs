@@ -13,9 +13,8 @@ use tokio::time::{Instant, timeout, timeout_at};
 
 use super::rank::{self, Candidate};
 use super::record::{PingRecord, PingResult};
-use crate::buyers::{Buyer, Registry};
-use crate::protocol::bid::PriceLimits;
-use crate::protocol::bid::{BidVerdict, judge_bid};
+use crate::buyers::{Buyer, PingView, Registry};
+use crate::protocol::bid::{BidVerdict, PriceLimits};
 use crate::protocol::ids;
 use crate::protocol::lead::Lead;
 use crate::protocol::money::Micros;
@@ -69,7 +68,16 @@ pub async fn ping_all<T: Transport>(
             endpoint: Arc::clone(&buyer.endpoint),
             kind: ExchangeKind::Ping,
             message_id: Arc::clone(&ping_id),
-            body: template.render(&ping_id, tmax_ms),
+            body: buyer.ping_body(
+                &template,
+                &PingView {
+                    ping_id: &ping_id,
+                    tmax_ms,
+                    vertical: &lead.vertical,
+                    attributes: &lead.attributes,
+                    test: lead.test,
+                },
+            ),
         };
         let answer = transport.exchange(exchange);
         let late_answers = buyer.metrics.late_answers.clone();
@@ -107,7 +115,7 @@ pub async fn ping_all<T: Transport>(
         slowest = slowest.max(latency);
         record.latency = Some(latency);
         record.result = match result {
-            Ok(Ok(reply)) => match judge_bid(reply.status, &reply.body, limits(&record.buyer, floor)) {
+            Ok(Ok(reply)) => match record.buyer.judge_bid(reply.status, &reply.body, limits(&record.buyer, floor)) {
                 BidVerdict::Bid { price, bid_id } => {
                     let score = rank::score(price, record.buyer.weight);
                     candidates.push(Candidate { price, score, answered_at: latency, ping: slot });

@@ -13,11 +13,11 @@ use super::cascade::{Cascade, MIN_POST_BUDGET, Step};
 use super::rank::Candidate;
 use super::record::{BuyerEvent, PingRecord, PingResult, PostRecord, PostResult, Sale};
 use super::{Auctioneer, fanout, pricing};
-use crate::buyers::Skip;
+use crate::buyers::{PostView, Skip};
 use crate::protocol::ids;
 use crate::protocol::lead::Lead;
 use crate::protocol::money::Micros;
-use crate::protocol::post::{PostRequest, PostVerdict, judge_post};
+use crate::protocol::post::PostVerdict;
 use crate::transport::{Exchange, ExchangeKind, Transport};
 
 /// The ping phase's result, as the post phase reads it.
@@ -95,28 +95,16 @@ impl<T: Transport> Auctioneer<T> {
                 PingResult::Bid { bid_id, .. } => bid_id.as_deref(),
                 _ => None,
             };
-            let body = PostRequest {
-                ping_id: &ping.ping_id,
-                bid_id,
-                price,
-                lead_id,
-                vertical: &lead.vertical,
-                attributes: &lead.attributes,
-                contact: &lead.contact,
-                consent: lead.consent.as_ref(),
-                test: lead.test,
-            };
-            // Serializing plain structs into a Vec cannot fail.
-            let body = serde_json::to_vec(&body).unwrap_or_default();
+            let view = PostView { ping_id: &ping.ping_id, bid_id, price, lead_id, lead };
             let exchange = Exchange {
                 endpoint: Arc::clone(&ping.buyer.endpoint),
                 kind: ExchangeKind::Post,
                 message_id: ids::post_message_id().into(),
-                body: body.into(),
+                body: ping.buyer.post_body(&view),
             };
             let sent = Instant::now();
             let result = match timeout(limit, transport.exchange(exchange)).await {
-                Ok(Ok(reply)) => match judge_post(reply.status, &reply.body) {
+                Ok(Ok(reply)) => match ping.buyer.judge_post(reply.status, &reply.body) {
                     PostVerdict::Accepted { buyer_lead_id } => PostResult::Accepted { buyer_lead_id },
                     PostVerdict::Rejected(why) => PostResult::Rejected(why),
                 },

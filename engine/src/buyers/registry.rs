@@ -8,6 +8,7 @@ use std::collections::HashMap;
 
 use super::Eligibility;
 use super::caps::BuyerCaps;
+use super::mapping::{JSON_CONTENT_TYPE, Mapping};
 use crate::config::Config;
 use crate::ops::metrics::BuyerMetrics;
 use crate::protocol::bid::PriceLimits;
@@ -66,6 +67,8 @@ pub struct Buyer {
     pub caps: Option<BuyerCaps>,
     /// Per-buyer metric handles, registered once.
     pub metrics: BuyerMetrics,
+    /// The buyer's payload mapping; `None` speaks v1.
+    pub mapping: Option<Arc<Mapping>>,
 }
 
 impl Buyer {
@@ -102,6 +105,11 @@ impl Registry {
             .iter()
             .map(|b| {
                 let id: Arc<str> = b.id.as_str().into();
+                // The config was validated, and validation compiles every mapping.
+                let mapping =
+                    b.mapping.as_ref().map(|m| Arc::new(Mapping::compile(m).expect("mapping validated at load")));
+                let (ping_content_type, post_content_type) =
+                    mapping.as_ref().map_or((JSON_CONTENT_TYPE, JSON_CONTENT_TYPE), |m| m.content_types());
                 let endpoint = Endpoint {
                     buyer_id: Arc::clone(&id),
                     ping_url: b.ping_url.clone(),
@@ -109,6 +117,8 @@ impl Registry {
                     headers: b.headers.clone(),
                     signer: b.secret.as_ref().map(|s| Signer::new(&s.0)),
                     version: b.transport,
+                    ping_content_type,
+                    post_content_type,
                 };
                 let caps = BuyerCaps::from_config(b, &id);
                 Arc::new(Buyer {
@@ -124,6 +134,7 @@ impl Registry {
                     paused: b.paused,
                     caps,
                     metrics: BuyerMetrics::new(&b.id),
+                    mapping,
                 })
             })
             .collect();

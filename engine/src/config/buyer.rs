@@ -77,6 +77,9 @@ pub struct BuyerConfig {
     /// How long after a sale the buyer may return the lead.
     #[serde(default)]
     pub return_window_hours: Option<u32>,
+    /// Payload mapping for a buyer that does not speak v1 (docs/buyer-mapping.md).
+    #[serde(default)]
+    pub mapping: Option<super::MappingConfig>,
 }
 
 fn yes() -> bool {

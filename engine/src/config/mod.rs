@@ -7,6 +7,7 @@
 mod buyer;
 mod caps;
 mod de;
+mod mapping;
 mod schedule;
 
 use std::net::SocketAddr;
@@ -21,6 +22,9 @@ pub use caps::{Caps, Limit, Period, PublisherCaps};
 pub use de::{KeyDigest, SigningSecret};
 /// The `headers` table check, shared with the webhook API (same names refused, same errors).
 pub(crate) use de::{check_id, headers as parse_headers};
+pub use mapping::{
+    AcceptRulesConfig, BidRulesConfig, Encoding, FieldConfig, MappingConfig, MessageConfig, OneOrMany, RuleConfig,
+};
 pub use schedule::{Hours, MINUTES_PER_DAY, Schedule, TimeRange};
 
 /// The whole configuration file.
@@ -362,6 +366,10 @@ impl Config {
         }
         for (n, b) in self.buyers.iter().enumerate() {
             b.validate(self).map_err(|(field, m)| key_err(format!("buyers[{n}].{field}"), &m))?;
+            if let Some(mapping) = &b.mapping {
+                crate::buyers::Mapping::compile(mapping)
+                    .map_err(|(field, m)| key_err(format!("buyers[{n}].mapping.{field}"), &m))?;
+            }
         }
         Ok(())
     }

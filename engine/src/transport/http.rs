@@ -100,15 +100,15 @@ impl Transport for HttpTransport {
 
 fn build_request(exchange: &Exchange) -> Request<Full<Bytes>> {
     let endpoint = &exchange.endpoint;
-    let uri = match exchange.kind {
-        ExchangeKind::Ping => endpoint.ping_url.clone(),
-        ExchangeKind::Post => endpoint.post_url.clone(),
+    let (uri, content_type) = match exchange.kind {
+        ExchangeKind::Ping => (endpoint.ping_url.clone(), &endpoint.ping_content_type),
+        ExchangeKind::Post => (endpoint.post_url.clone(), &endpoint.post_content_type),
     };
     let mut request = Request::new(Full::new(exchange.body.clone()));
     *request.method_mut() = http::Method::POST;
     *request.uri_mut() = uri;
     let headers = request.headers_mut();
-    headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    headers.insert(CONTENT_TYPE, content_type.clone());
     headers.insert(USER_AGENT, HeaderValue::from_static(concat!("lead-engine/", env!("CARGO_PKG_VERSION"))));
     for (name, value) in &endpoint.headers {
         headers.insert(name.clone(), value.clone());

@@ -42,6 +42,10 @@ pub struct Endpoint {
     pub signer: Option<Signer>,
     /// HTTP version to speak.
     pub version: TransportKind,
+    /// `Content-Type` of pings: JSON for v1, the mapping's for a mapped ping.
+    pub ping_content_type: HeaderValue,
+    /// `Content-Type` of posts: JSON for v1, the mapping's for a mapped post.
+    pub post_content_type: HeaderValue,
 }
 
 /// One request to a buyer.
@@ -53,7 +57,7 @@ pub struct Exchange {
     pub kind: ExchangeKind,
     /// Unique id of this message (`webhook-id` when signed).
     pub message_id: Arc<str>,
-    /// JSON body.
+    /// Body: v1 JSON, or the buyer's mapped encoding.
     pub body: Bytes,
 }
 
