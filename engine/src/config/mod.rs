@@ -7,6 +7,7 @@
 mod buyer;
 mod caps;
 mod de;
+mod dedupe;
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -20,6 +21,7 @@ pub use caps::{Caps, Limit, Period, PublisherCaps};
 pub use de::{KeyDigest, SigningSecret};
 /// The `headers` table check, shared with the webhook API (same names refused, same errors).
 pub(crate) use de::{check_id, headers as parse_headers};
+pub use dedupe::{DedupeConfig, DedupeMode, DedupeRule, MatchOn, VerticalDedupe};
 
 /// The whole configuration file.
 #[derive(Debug, Clone, Deserialize)]
@@ -60,6 +62,9 @@ pub struct Config {
     /// Webhook subscriptions.
     #[serde(default)]
     pub webhooks: Vec<WebhookConfig>,
+    /// Lead dedupe by phone and email within a window; absent means off.
+    #[serde(default)]
+    pub dedupe: Option<DedupeConfig>,
 }
 
 /// `[auction]`: one deadline for all pings, one budget for the whole auction.
@@ -360,6 +365,9 @@ impl Config {
         }
         for (n, b) in self.buyers.iter().enumerate() {
             b.validate(self).map_err(|(field, m)| key_err(format!("buyers[{n}].{field}"), &m))?;
+        }
+        if let Some(dedupe) = &self.dedupe {
+            dedupe.validate().map_err(|(field, m)| key_err(format!("dedupe.{field}"), &m))?;
         }
         Ok(())
     }
