@@ -138,7 +138,7 @@ impl<T: Transport> Intake<T> {
             let record = auctioneer.run(&registry, &lead, Arc::clone(&lead_id), started, offer).await;
             in_flight.decrement(1.0);
             if let Some(sale) = &record.sale {
-                person.bought(&sale.buyer_id);
+                person.bought(&sale.buyer_id, crate::store::now_ms());
             }
             // Serializing the answer struct cannot fail.
             let answer = Bytes::from(serde_json::to_vec(&record.answer()).unwrap_or_default());

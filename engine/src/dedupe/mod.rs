@@ -196,11 +196,11 @@ impl Drop for Admitted {
 }
 
 impl Person {
-    /// `buyer` bought this person: later leads of theirs in the window are not offered to it
-    /// (`exclude_buyers` mode).
-    pub fn bought(&self, buyer: &Arc<str>) {
+    /// `buyer` bought this person at `now`: later leads of theirs in the window are not
+    /// offered to it (`exclude_buyers` mode).
+    pub fn bought(&self, buyer: &Arc<str>, now: UnixMs) {
         if let Some(dedupe) = &self.dedupe {
-            dedupe.index.add_buyer(&self.keys, buyer, crate::store::now_ms());
+            dedupe.index.add_buyer(&self.keys, buyer, now);
         }
     }
 }

@@ -67,12 +67,12 @@ fn exclude_buyers_mode_leaves_out_who_bought_the_person() {
     let d = dedupe("[dedupe]\nmode = \"exclude_buyers\"\nmatch_on = [\"phone\"]\n");
     let first = admitted(d.check(&lead("auto", "+12065550100", "jane@example.com", false), 0));
     assert_eq!(first.contacts.len(), 1, "phone only");
-    first.stored().bought(&Arc::from("acme"));
+    first.stored().bought(&Arc::from("acme"), 1);
     let second = admitted(d.check(&lead("auto", "+12065550100", "other@example.com", false), DAY));
     assert_eq!(second.exclude, vec![Arc::<str>::from("acme")]);
     // Stored under the first lead's window start, so the rebuild finds its sale in that window.
     assert_eq!(second.contacts[0].seen_at, 0);
-    second.stored().bought(&Arc::from("bolt"));
+    second.stored().bought(&Arc::from("bolt"), DAY);
     let third = admitted(d.check(&lead("auto", "+12065550100", "x@example.com", false), 2 * DAY));
     assert_eq!(third.exclude, vec![Arc::<str>::from("acme"), Arc::from("bolt")]);
 }
