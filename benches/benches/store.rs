@@ -47,6 +47,7 @@ fn received(lead_id: &str) -> Write {
             key: lead_id.to_owned(),
             fingerprint: [1; 32],
         }),
+        contacts: Vec::new(),
         event: event(EventType::LeadReceived, lead_id),
     }))
 }

@@ -6,6 +6,8 @@
 //!
 //! - [`api`]: the HTTP face: routing, intake (auth, limits, validation, idempotency).
 //! - [`auction`]: fan-out under the deadline, ranking, cascade, the auction record.
+//! - [`dedupe`]: duplicate leads by phone and email within a window (an in-memory index of
+//!   hashes, rebuilt from the store at start).
 //! - [`buyers`]: the buyer registry and the precomputed eligibility index.
 //! - [`transport`]: the buyer client behind a trait (HTTP/1.1, HTTP/2, in-memory in benches).
 //! - [`protocol`]: wire types of contract v1 (the `lead-protocol` crate); imports nothing of ours.
@@ -24,6 +26,7 @@ pub mod auction;
 pub mod breaker;
 pub mod buyers;
 pub mod config;
+pub mod dedupe;
 pub mod ops;
 pub mod store;
 pub mod transport;
@@ -92,7 +95,7 @@ pub struct Engine<T> {
 
 impl<T: Transport> Engine<T> {
     /// Opens the store at `config.store`, closes auctions a crash interrupted, restores the
-    /// idempotency keys still within their TTL, and builds the app.
+    /// idempotency keys still within their TTL and the dedupe index, and builds the app.
     pub async fn start(config: &Config, transport: T) -> std::io::Result<Engine<T>> {
         // Opening runs migrations: file I/O, off the runtime's threads.
         let path = config.store.clone();
@@ -122,10 +125,16 @@ impl<T: Transport> Engine<T> {
         let now = store::now_ms();
         let sales = store.sales_since(now - CAP_LOOKBACK_MS).await.map_err(std::io::Error::other)?;
         app.intake.registry.restore_sales(&sales, now);
-        let background = vec![
+        let mut background = vec![
             tokio::spawn(sweep_idempotency(Arc::downgrade(&app.intake.idempotency))),
             tokio::spawn(ops::metrics::upkeep()),
         ];
+        if let Some(dedupe) = &app.intake.dedupe {
+            let rows =
+                store.contacts(now.saturating_sub(dedupe.longest_window_ms())).await.map_err(std::io::Error::other)?;
+            dedupe.restore(rows, now);
+            background.push(tokio::spawn(dedupe::sweep_task(Arc::downgrade(dedupe))));
+        }
         // Webhooks: the config's subscriptions into the store, then the dispatcher.
         let webhooks = webhooks::start(Arc::clone(&store), &config.delivery, &config.webhooks)
             .await
@@ -207,6 +216,7 @@ pub fn build<T: Transport>(
         tasks: TaskTracker::new(),
         records: records_tx,
         journal,
+        dedupe: config.dedupe.clone().map(|d| Arc::new(dedupe::Dedupe::new(d))),
     };
     (Arc::new(App { intake, health: Arc::new(Health::default()), webhooks }), records_rx)
 }

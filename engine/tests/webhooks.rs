@@ -99,6 +99,7 @@ impl Setup {
             received_at: now,
             lead_json: Bytes::from_static(b"{}"),
             idempotency: None,
+            contacts: Vec::new(),
             event: NewEvent {
                 id: event_id.clone(),
                 kind: EventType::LeadReceived,

@@ -1,5 +1,7 @@
 //! `POST /v1/leads`: authenticate, check the body, validate the lead, honour the
-//! `Idempotency-Key`, store the lead, run the auction, store its outcome and events, answer.
+//! `Idempotency-Key`, dedupe, store the lead, run the auction, store its outcome and events,
+//! answer. A duplicate (dedupe's `reject` mode) is stored closed and answered `duplicate`
+//! without an auction.
 //! The auction runs as its own task so a publisher hanging up cannot cancel it halfway (after
 //! a post, say); its record also goes to the auction log off the hot path.
 
@@ -21,6 +23,8 @@ use crate::auction::journal::{self, Journal};
 use crate::auction::record::Finished;
 use crate::auction::{Auctioneer, Offer};
 use crate::buyers::Registry;
+use crate::dedupe::{Admitted, Dedupe, Verdict};
+use crate::protocol::answer::{LeadAnswer, Outcome, Timings};
 use crate::protocol::ids;
 use crate::protocol::lead::Lead;
 use crate::store::{IdempotencyKey, StoreError};
@@ -48,6 +52,8 @@ pub struct Intake<T> {
     pub records: mpsc::Sender<Finished>,
     /// The durable store, and whether answers wait for it.
     pub journal: Journal,
+    /// The dedupe index (`None`: `[dedupe]` is not configured).
+    pub dedupe: Option<Arc<Dedupe>>,
 }
 
 impl<T: Transport> Intake<T> {
@@ -97,16 +103,43 @@ impl<T: Transport> Intake<T> {
         let registry = Arc::clone(&self.registry);
         let records = self.records.clone();
         let journal = self.journal.clone();
+        let dedupe = self.dedupe.clone();
         let task = self.tasks.spawn(async move {
             let (running, key) = running.unzip();
             let lead_id: Arc<str> = ids::lead_id().into();
+            let admitted = match dedupe.map(|d| d.check(&lead, crate::store::now_ms())) {
+                None => Admitted::unchecked(),
+                Some(Verdict::Admit(admitted)) => admitted,
+                Some(Verdict::Duplicate) => {
+                    let answer = duplicate_answer(&lead_id, started);
+                    // Stored before it is answered, like any lead that gets a 2xx.
+                    let writes = journal::duplicate(&lead_id, &publisher.id, &lead, key, answer.clone());
+                    journal.write(writes).await.map_err(store_busy)?;
+                    drop(permit);
+                    if let Some(running) = running {
+                        running.complete(answer.clone());
+                    }
+                    return Ok(answer);
+                }
+            };
+            let exclude = admitted.exclude.clone();
+            let contacts = admitted.contacts.clone();
             // The lead is durable before any buyer hears of it; if it cannot be, no buyer does
-            // (and dropping `running` frees the key for a retry).
-            journal.write(vec![journal::received(&lead_id, &publisher.id, &lead, key)]).await.map_err(store_busy)?;
+            // (and dropping `running` frees the key for a retry, dropping `admitted` its
+            // dedupe claim).
+            journal
+                .write(vec![journal::received(&lead_id, &publisher.id, &lead, key, contacts)])
+                .await
+                .map_err(store_busy)?;
+            let person = admitted.stored();
             let in_flight = &auctioneer.metrics().in_flight;
             in_flight.increment(1.0);
-            let record = auctioneer.run(&registry, &lead, Arc::clone(&lead_id), started, Offer { publisher_id: &publisher.id, exclude: &[] }).await;
+            let offer = Offer { publisher_id: &publisher.id, exclude: &exclude };
+            let record = auctioneer.run(&registry, &lead, Arc::clone(&lead_id), started, offer).await;
             in_flight.decrement(1.0);
+            if let Some(sale) = &record.sale {
+                person.bought(&sale.buyer_id, crate::store::now_ms());
+            }
             // Serializing the answer struct cannot fail.
             let answer = Bytes::from(serde_json::to_vec(&record.answer()).unwrap_or_default());
             let stored = journal.write(vec![journal::finished(&record, &publisher.id, &lead, answer.clone())]).await;
@@ -145,6 +178,20 @@ fn store_busy(error: StoreError) -> ApiError {
         format!("the lead could not be stored: {error}"),
     )
     .retry_after(1)
+}
+
+/// The answer to a duplicate: no auction, so no price, buyer, ping or post time.
+fn duplicate_answer(lead_id: &str, started: Instant) -> Bytes {
+    let total = (started.elapsed().as_secs_f64() * 1e6).round() / 1e3;
+    let answer = LeadAnswer {
+        lead_id: lead_id.to_owned(),
+        outcome: Outcome::Duplicate,
+        price: None,
+        buyer_id: None,
+        timings_ms: Timings { ping: 0.0, post: 0.0, total },
+    };
+    // Serializing the answer struct cannot fail.
+    Bytes::from(serde_json::to_vec(&answer).unwrap_or_default())
 }
 
 fn replayed(answer: Bytes) -> Response<Full<Bytes>> {

@@ -18,8 +18,8 @@ use crate::protocol::lead::{Attributes, Consent, Contact, Lead, Source};
 use crate::protocol::money::Micros;
 use crate::protocol::post::PostRejection;
 use crate::store::{
-    AuctionFinished, IdempotencyKey, LeadReceived, NewEvent, PingRow, PostRow, PostStarted, Store, StoreError, UnixMs,
-    Write,
+    AuctionFinished, ContactKey, DuplicateClosed, IdempotencyKey, LeadReceived, NewEvent, PingRow, PostRow,
+    PostStarted, Store, StoreError, UnixMs, Write,
 };
 
 /// The store an auctioneer writes post intents to, and whether it waits for them.
@@ -89,9 +89,15 @@ struct StoredLead<'a> {
     test: bool,
 }
 
-/// The write that accepts a lead: the lead itself, its `lead.received` event and the
-/// publisher's idempotency key.
-pub fn received(lead_id: &str, publisher_id: &str, lead: &Lead, idempotency: Option<IdempotencyKey>) -> Write {
+/// The write that accepts a lead: the lead itself, its `lead.received` event, the
+/// publisher's idempotency key and the lead's dedupe keys.
+pub fn received(
+    lead_id: &str,
+    publisher_id: &str,
+    lead: &Lead,
+    idempotency: Option<IdempotencyKey>,
+    contacts: Vec<ContactKey>,
+) -> Write {
     let at = crate::store::now_ms();
     let stored = StoredLead {
         vertical: &lead.vertical,
@@ -115,8 +121,34 @@ pub fn received(lead_id: &str, publisher_id: &str, lead: &Lead, idempotency: Opt
         received_at: at,
         lead_json,
         idempotency,
+        contacts,
         event: event(EventType::LeadReceived, lead_id, at, data),
     }))
+}
+
+/// The writes of a duplicate lead (dedupe, `reject` mode), for one transaction: the lead as
+/// [`received`] (no dedupe keys: a duplicate does not extend the window), then its auction
+/// closed `unsold` with reason `duplicate`, a `lead.unsold` event saying so, and `answer`.
+pub fn duplicate(
+    lead_id: &str,
+    publisher_id: &str,
+    lead: &Lead,
+    idempotency: Option<IdempotencyKey>,
+    answer: Bytes,
+) -> Vec<Write> {
+    let received = received(lead_id, publisher_id, lead, idempotency, Vec::new());
+    let at = crate::store::now_ms();
+    let mut data = lead_data(lead_id, publisher_id, lead);
+    data.insert("reason".into(), json!("duplicate"));
+    data.insert("pinged".into(), json!(0));
+    data.insert("bids".into(), json!(0));
+    let closed = DuplicateClosed {
+        lead_id: lead_id.to_owned(),
+        at,
+        answer,
+        event: event(EventType::LeadUnsold, lead_id, at, data),
+    };
+    vec![received, Write::DuplicateClosed(Box::new(closed))]
 }
 
 /// The write that closes an auction: outcome, pings, posts, events, and the answer given.

@@ -7,6 +7,7 @@
 mod buyer;
 mod caps;
 mod de;
+mod dedupe;
 mod mapping;
 mod schedule;
 
@@ -22,6 +23,7 @@ pub use caps::{Caps, Limit, Period, PublisherCaps};
 pub use de::{KeyDigest, SigningSecret};
 /// The `headers` table check, shared with the webhook API (same names refused, same errors).
 pub(crate) use de::{check_id, headers as parse_headers};
+pub use dedupe::{DedupeConfig, DedupeMode, DedupeRule, MatchOn, VerticalDedupe};
 pub use mapping::{
     AcceptRulesConfig, BidRulesConfig, Encoding, FieldConfig, MappingConfig, MessageConfig, OneOrMany, RuleConfig,
 };
@@ -66,6 +68,9 @@ pub struct Config {
     /// Webhook subscriptions.
     #[serde(default)]
     pub webhooks: Vec<WebhookConfig>,
+    /// Lead dedupe by phone and email within a window; absent means off.
+    #[serde(default)]
+    pub dedupe: Option<DedupeConfig>,
 }
 
 /// `[auction]`: one deadline for all pings, one budget for the whole auction.
@@ -370,6 +375,9 @@ impl Config {
                 crate::buyers::Mapping::compile(mapping)
                     .map_err(|(field, m)| key_err(format!("buyers[{n}].mapping.{field}"), &m))?;
             }
+        }
+        if let Some(dedupe) = &self.dedupe {
+            dedupe.validate().map_err(|(field, m)| key_err(format!("dedupe.{field}"), &m))?;
         }
         Ok(())
     }

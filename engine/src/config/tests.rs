@@ -797,3 +797,41 @@ fn bad_buyer_breakers_are_refused_with_their_key() {
     // Off, both rules may be off.
     assert!(Config::from_toml(&with("enabled = false, failures = 0, rate = 0")).is_ok());
 }
+
+#[test]
+fn dedupe_is_off_unless_configured_and_its_defaults_and_overrides_resolve_per_vertical() {
+    assert!(load("").dedupe.is_none(), "absent means off");
+    let config = load("[dedupe]\n");
+    let dedupe = config.dedupe.expect("[dedupe]");
+    let day = 24 * 3600 * 1000;
+    assert_eq!(
+        dedupe.rule("auto_insurance"),
+        DedupeRule { window_ms: 30 * day, mode: DedupeMode::Reject, phone: true, email: true }
+    );
+    assert_eq!(dedupe.max_entries, 2_000_000);
+    let config = load(
+        "[dedupe]\nwindow_days = 14\nmatch_on = [\"phone\"]\nmax_entries = 1000\n\
+         [dedupe.verticals.mortgage]\nwindow_days = 90\nmode = \"exclude_buyers\"\nmatch_on = [\"email\"]\n",
+    );
+    let dedupe = config.dedupe.expect("[dedupe]");
+    assert_eq!(dedupe.rule("auto").window_ms, 14 * day);
+    assert_eq!((dedupe.rule("auto").phone, dedupe.rule("auto").email), (true, false));
+    assert_eq!(
+        dedupe.rule("mortgage"),
+        DedupeRule { window_ms: 90 * day, mode: DedupeMode::ExcludeBuyers, phone: false, email: true }
+    );
+    assert_eq!(dedupe.longest_window_ms(), 90 * day);
+}
+
+#[test]
+fn dedupe_errors_name_their_key() {
+    refused_at("[dedupe]\nwindow_days = 0\n", "dedupe.window_days", "between 1 and");
+    refused_at("[dedupe]\nmatch_on = []\n", "dedupe.match_on", "at least one");
+    refused_at("[dedupe]\nmax_entries = 0\n", "dedupe.max_entries", "at least 1");
+    refused_at("[dedupe.verticals.mortgage]\nwindow_days = 4000\n", "dedupe.verticals.mortgage.window_days", "between");
+    refused_at("[dedupe.verticals.Mortgage]\n", "dedupe.verticals.Mortgage", "lowercase");
+    let (key, _) = refused("[dedupe]\nmode = \"drop\"\n");
+    assert_eq!(key, "dedupe.mode");
+    let (key, _) = refused("[dedupe]\nmatch_on = [\"name\"]\n");
+    assert!(key.starts_with("dedupe.match_on"), "{key}");
+}

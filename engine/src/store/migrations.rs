@@ -167,8 +167,21 @@ CREATE INDEX auctions_sold ON auctions(finished_at) WHERE status = 'sold';
 CREATE INDEX post_attempts_in_doubt ON post_attempts(lead_id) WHERE result = 'in_doubt';
 "#;
 
+/// Schema v3: dedupe keys. One row per key of a lead (hashes of vertical, field and normalized
+/// phone or email: never the value itself); `seen_at` is the start of the window the key counts
+/// in, which the start-up rebuild reads back (hence the index on it).
+const V3: &str = r#"
+CREATE TABLE lead_contacts (
+    key           BLOB NOT NULL,
+    lead_id       TEXT NOT NULL REFERENCES leads(id),
+    seen_at       INTEGER NOT NULL,
+    PRIMARY KEY (lead_id, key)
+) STRICT, WITHOUT ROWID;
+CREATE INDEX lead_contacts_by_time ON lead_contacts(seen_at);
+"#;
+
 /// Every schema version, oldest first: `MIGRATIONS[n - 1]` takes version `n - 1` to `n`.
-pub const MIGRATIONS: &[&str] = &[V1, V2];
+pub const MIGRATIONS: &[&str] = &[V1, V2, V3];
 
 /// The schema version this engine writes.
 pub fn latest() -> u32 {
@@ -249,6 +262,7 @@ mod tests {
                 "delivery_attempts",
                 "events",
                 "idempotency_keys",
+                "lead_contacts",
                 "leads",
                 "pings",
                 "post_attempts",

@@ -77,6 +77,10 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
     /// cache at start; when the cache fills, the newest, likeliest to be retried, are kept).
     fn idempotency_keys(&self, since: UnixMs) -> StoreFuture<'_, Vec<StoredIdempotency>>;
 
+    /// Dedupe keys stored with a window start at or after `since`, oldest first, with each
+    /// lead's vertical and buyer (the dedupe index is rebuilt from them at start).
+    fn contacts(&self, since: UnixMs) -> StoreFuture<'_, Vec<StoredContact>>;
+
     /// One lead with its auction, for tests and (later) the lead API.
     fn lead(&self, lead_id: &str) -> StoreFuture<'_, Option<StoredLead>>;
 
@@ -130,6 +134,9 @@ pub enum Write {
     /// The auction's outcome with every ping and post attempt, its events, and the answer
     /// (stored on the idempotency key, if any).
     AuctionFinished(Box<AuctionFinished>),
+    /// A lead found to be a duplicate (dedupe, `reject` mode), closed without an auction:
+    /// written with its [`Write::LeadReceived`], in the same call.
+    DuplicateClosed(Box<DuplicateClosed>),
     /// One delivery attempt and what follows from it.
     DeliveryAttempted(DeliveryAttempted),
     /// Creates or replaces a subscription (deliveries already made are kept).
@@ -178,7 +185,44 @@ pub struct LeadReceived {
     pub lead_json: Bytes,
     /// The publisher's `Idempotency-Key`, if it sent one.
     pub idempotency: Option<IdempotencyKey>,
+    /// Its dedupe keys (hashes of its phone and email), for the rebuild at start.
+    pub contacts: Vec<ContactKey>,
     /// Its `lead.received` event.
+    pub event: NewEvent,
+}
+
+/// A dedupe key stored with its lead.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ContactKey {
+    /// The hash of vertical, field and normalized value (never the value itself).
+    pub key: [u8; 16],
+    /// The start of the window it counts in: the time of the person's first lead.
+    pub seen_at: UnixMs,
+}
+
+/// A dedupe key as read back at start, with what the rebuild needs of its lead.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredContact {
+    /// The key.
+    pub key: [u8; 16],
+    /// The start of its window.
+    pub seen_at: UnixMs,
+    /// The lead's vertical (its window).
+    pub vertical: String,
+    /// The buyer the lead was sold to (or may have reached, when in doubt).
+    pub buyer_id: Option<String>,
+}
+
+/// [`Write::DuplicateClosed`].
+#[derive(Debug, Clone)]
+pub struct DuplicateClosed {
+    /// The lead.
+    pub lead_id: String,
+    /// When it was found a duplicate.
+    pub at: UnixMs,
+    /// The publisher's answer (JSON), stored on the auction and the idempotency key.
+    pub answer: Bytes,
+    /// Its `lead.unsold` event (`"reason": "duplicate"`).
     pub event: NewEvent,
 }
 
@@ -479,7 +523,8 @@ pub struct StoredLead {
     pub lead_json: Bytes,
     /// `running`, `sold`, `unsold`, `in_doubt`.
     pub status: String,
-    /// Why an auction ended unsold by recovery (`interrupted`).
+    /// Why an auction ended unsold without an outcome of its own: `interrupted` (recovery) or
+    /// `duplicate` (dedupe).
     pub reason: Option<String>,
     /// The buyer, when sold.
     pub buyer_id: Option<String>,

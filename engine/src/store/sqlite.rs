@@ -33,7 +33,7 @@ use super::migrations;
 use super::writer::{self, Batching, Job, Reply, Shared, Work};
 use super::{
     Commit, DeliveryQuery, DeliveryView, DueDelivery, Page, PageRequest, Recovery, SaleRow, Store, StoreError,
-    StoreFuture, StoredIdempotency, StoredLead, Subscription, UnixMs, Write,
+    StoreFuture, StoredContact, StoredIdempotency, StoredLead, Subscription, UnixMs, Write,
 };
 
 /// Jobs queued before [`Store::write`] answers `Busy`: several seconds of intake at a few
@@ -303,6 +303,10 @@ impl Store for SqliteStore {
 
     fn sales_since(&self, since: UnixMs) -> StoreFuture<'_, Vec<SaleRow>> {
         self.read(move |conn| reads::sales_since(conn, since))
+    }
+
+    fn contacts(&self, since: UnixMs) -> StoreFuture<'_, Vec<StoredContact>> {
+        self.read(move |conn| reads::contacts(conn, since))
     }
 
     fn lead(&self, lead_id: &str) -> StoreFuture<'_, Option<StoredLead>> {

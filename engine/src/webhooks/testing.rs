@@ -24,7 +24,7 @@ use tokio::sync::{Notify, oneshot, watch};
 use crate::protocol::event::EventType;
 use crate::store::{
     Commit, DeliveryQuery, DeliveryView, DueDelivery, NextStep, Page, PageRequest, Recovery, Store, StoreError,
-    StoreFuture, StoredIdempotency, StoredLead, Subscription, UnixMs, Write,
+    StoreFuture, StoredContact, StoredIdempotency, StoredLead, Subscription, UnixMs, Write,
 };
 
 /// How the receiver answers one request.
@@ -328,6 +328,10 @@ impl Store for MemoryStore {
     }
 
     fn sales_since(&self, _since: UnixMs) -> StoreFuture<'_, Vec<crate::store::SaleRow>> {
+        Box::pin(async { Ok(Vec::new()) })
+    }
+
+    fn contacts(&self, _since: UnixMs) -> StoreFuture<'_, Vec<StoredContact>> {
         Box::pin(async { Ok(Vec::new()) })
     }
 

@@ -2,7 +2,9 @@
 
 use rusqlite::{Connection, OptionalExtension, params};
 
-use super::super::{IdempotencyKey, PingRow, SaleRow, StoreError, StoredIdempotency, StoredLead, StoredPost, UnixMs};
+use super::super::{
+    IdempotencyKey, PingRow, SaleRow, StoreError, StoredContact, StoredIdempotency, StoredLead, StoredPost, UnixMs,
+};
 use super::Context;
 
 /// The ping results the engine writes, as the static strings [`PingRow::result`] holds.
@@ -62,6 +64,25 @@ pub(super) fn sales_since(conn: &Connection, since: UnixMs) -> Result<Vec<SaleRo
         })
         .context("sales")?;
     rows.collect::<Result<_, _>>().context("sales")
+}
+
+/// Dedupe keys with a window start at or after `since`, oldest first, with their lead's
+/// vertical and the buyer it was sold to (or may have reached: `in_doubt`).
+pub(super) fn contacts(conn: &Connection, since: UnixMs) -> Result<Vec<StoredContact>, StoreError> {
+    let mut stmt = conn
+        .prepare_cached(
+            "SELECT c.key, c.seen_at, l.vertical, \
+             CASE WHEN a.status IN ('sold', 'in_doubt') THEN a.buyer_id END \
+             FROM lead_contacts c JOIN leads l ON l.id = c.lead_id LEFT JOIN auctions a ON a.lead_id = c.lead_id \
+             WHERE c.seen_at >= ?1 ORDER BY c.seen_at",
+        )
+        .context("lead contacts")?;
+    let rows = stmt
+        .query_map([since], |row| {
+            Ok(StoredContact { key: row.get(0)?, seen_at: row.get(1)?, vertical: row.get(2)?, buyer_id: row.get(3)? })
+        })
+        .context("lead contacts")?;
+    rows.collect::<Result<_, _>>().context("lead contacts")
 }
 
 /// One lead with its auction, pings, posts and events.

@@ -119,8 +119,9 @@ fn answer(lead_id: &str, outcome: Outcome, buyer_id: Option<String>) -> Result<V
     serde_json::to_vec(&answer).context("recovered answer")
 }
 
-/// Closes the auction with `answer` and puts that answer on the lead's idempotency key.
-fn close(
+/// Closes the auction with `answer` and puts that answer on the lead's idempotency key (also
+/// how a duplicate lead is closed).
+pub(super) fn close(
     conn: &Connection,
     lead_id: &str,
     status: &str,

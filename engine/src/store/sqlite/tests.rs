@@ -68,6 +68,7 @@ fn lead_received(lead_id: &str, key: Option<&str>, at: UnixMs) -> Write {
             key: k.to_owned(),
             fingerprint: [7; 32],
         }),
+        contacts: Vec::new(),
         event: event(EventType::LeadReceived, Some(lead_id), at),
     }))
 }

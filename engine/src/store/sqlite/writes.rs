@@ -1,5 +1,5 @@
 //! Applying a job inside the writer's transaction, and the writes of a lead's auction: the lead
-//! arriving, a post starting, the auction finishing.
+//! arriving (with its dedupe keys), a post starting, the auction finishing, a duplicate closed.
 //!
 //! Every function runs on the writer's connection inside the job's savepoint and returns the
 //! rows it changed; an error rolls the job back (the writer does that) and is the caller's.
@@ -7,7 +7,7 @@
 use rusqlite::{Connection, params};
 
 use super::super::writer::{Done, Work};
-use super::super::{AuctionFinished, LeadReceived, PostStarted, StoreError, Write};
+use super::super::{AuctionFinished, DuplicateClosed, LeadReceived, PostStarted, StoreError, Write};
 use super::{Context, events, recovery, webhook_writes};
 
 /// Runs one job; `wake` is set when it created deliveries or made some due sooner.
@@ -29,6 +29,7 @@ fn apply_write(conn: &Connection, write: Write, wake: &mut bool) -> Result<u64, 
         Write::LeadReceived(lead) => lead_received(conn, *lead, wake),
         Write::PostStarted(post) => post_started(conn, &post),
         Write::AuctionFinished(finished) => auction_finished(conn, *finished, wake),
+        Write::DuplicateClosed(duplicate) => duplicate_closed(conn, *duplicate, wake),
         Write::DeliveryAttempted(attempted) => webhook_writes::delivery_attempted(conn, attempted, wake),
         Write::PutSubscription(subscription) => webhook_writes::put_subscription(conn, &subscription, wake),
         Write::DeleteSubscription { id } => webhook_writes::delete_subscription(conn, &id),
@@ -75,7 +76,21 @@ fn lead_received(conn: &Connection, lead: LeadReceived, wake: &mut bool) -> Resu
             .execute(params![key.publisher_id, key.key, &key.fingerprint[..], lead.lead_id, lead.received_at])
             .context("insert idempotency key")?;
     }
+    if !lead.contacts.is_empty() {
+        let mut contact = conn
+            .prepare_cached("INSERT INTO lead_contacts (key, lead_id, seen_at) VALUES (?1, ?2, ?3)")
+            .context("insert lead contact")?;
+        for c in &lead.contacts {
+            rows += contact.execute(params![&c.key[..], lead.lead_id, c.seen_at]).context("insert lead contact")?;
+        }
+    }
     Ok(rows as u64 + events::insert(conn, lead.event, wake)?)
+}
+
+/// A duplicate's auction closed `unsold` (reason `duplicate`) with its answer and event.
+fn duplicate_closed(conn: &Connection, duplicate: DuplicateClosed, wake: &mut bool) -> Result<u64, StoreError> {
+    recovery::close(conn, &duplicate.lead_id, "unsold", "duplicate", None, &duplicate.answer, duplicate.at)?;
+    Ok(1 + events::insert(conn, duplicate.event, wake)?)
 }
 
 /// A post about to leave: `sending` until the auction finishes (or recovery finds it).
