@@ -9,7 +9,7 @@ use benches::{LEAD, config_with_buyers, config_with_controlled_buyers};
 use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};
 use engine::api::validate;
 use engine::auction::rank::{Candidate, rank};
-use engine::buyers::Registry;
+use engine::buyers::{Registry, Selection};
 use engine::protocol::lead::LeadIn;
 use engine::protocol::money::Micros;
 use engine::protocol::ping::PingTemplate;
@@ -40,17 +40,18 @@ fn parse(c: &mut Criterion) {
 fn eligibility(c: &mut Criterion) {
     let lead = validate::lead(LEAD).expect("valid");
     let mut group = c.benchmark_group("eligibility");
-    let configs: [(&str, fn(usize, bool) -> engine::config::Config); 2] =
+    type MakeConfig = fn(usize, bool) -> engine::config::Config;
+    let configs: [(&str, MakeConfig); 2] =
         [("filters", config_with_buyers), ("filters_caps_schedule_breaker", config_with_controlled_buyers)];
     for (n, (name, config)) in [10, 100, 1_000].into_iter().flat_map(|n| configs.map(|c| (n, c))) {
         let registry = Registry::from_config(&config(n, false));
-        let mut out = Vec::with_capacity(n);
-        registry.select(&lead, "pub1", NOW, &mut out);
-        assert!(!out.is_empty() && out.len() < n, "a realistic mix: some buyers match, some do not");
+        let mut out = Selection::default();
+        registry.select(&lead, "pub1", &[], NOW, &mut out);
+        assert!(!out.buyers.is_empty() && out.buyers.len() < n, "a realistic mix: some buyers match, some do not");
         group.bench_with_input(BenchmarkId::new(name, n), &registry, |b, registry| {
             b.iter(|| {
-                registry.select(black_box(&lead), "pub1", NOW, &mut out);
-                out.len()
+                registry.select(black_box(&lead), "pub1", &[], NOW, &mut out);
+                out.buyers.len()
             });
         });
     }

@@ -242,19 +242,27 @@ fn lead_data(lead_id: &str, publisher_id: &str, lead: &Lead) -> Map<String, Valu
 
 /// A buyer event: not about one lead (no `lead_id`), so outside the lead's event sequence.
 fn buyer_event(buyer_event: &BuyerEvent, at: UnixMs) -> NewEvent {
-    let BuyerEvent::Cap(cap) = buyer_event;
-    let kind = if cap.reached { EventType::BuyerCapReached } else { EventType::BuyerCapThresholdReached };
-    let limit = cap.limit;
-    let money = |v: i64| if limit.spend { json!(Micros(v).to_string()) } else { json!(v) };
-    let data = [
-        ("buyer_id", json!(&*cap.buyer_id)),
-        ("publisher_id", json!(cap.publisher_id.as_deref())),
-        ("cap", json!(limit.key())),
-        ("limit", money(limit.max)),
-        ("used", money(cap.used)),
-        ("window_start", json!(crate::store::rfc3339(cap.window.0))),
-        ("window_end", json!(crate::store::rfc3339(cap.window.1))),
-    ];
+    let (kind, data) = match buyer_event {
+        BuyerEvent::Cap(cap) => {
+            let kind = if cap.reached { EventType::BuyerCapReached } else { EventType::BuyerCapThresholdReached };
+            let limit = cap.limit;
+            let money = |v: i64| if limit.spend { json!(Micros(v).to_string()) } else { json!(v) };
+            let data = vec![
+                ("buyer_id", json!(&*cap.buyer_id)),
+                ("publisher_id", json!(cap.publisher_id.as_deref())),
+                ("cap", json!(limit.key())),
+                ("limit", money(limit.max)),
+                ("used", money(cap.used)),
+                ("window_start", json!(crate::store::rfc3339(cap.window.0))),
+                ("window_end", json!(crate::store::rfc3339(cap.window.1))),
+            ];
+            (kind, data)
+        }
+        BuyerEvent::Circuit { buyer_id, opened } => {
+            let kind = if *opened { EventType::BuyerCircuitOpened } else { EventType::BuyerCircuitClosed };
+            (kind, vec![("buyer_id", json!(&**buyer_id))])
+        }
+    };
     let data = data.into_iter().map(|(k, v)| (k.to_owned(), v)).collect();
     NewEvent { id: ids::event_id(), kind, lead_id: None, at, data }
 }

@@ -3,6 +3,7 @@
 //! (rank, cascade) are plain functions in their own files; `fanout` and `posting` do the I/O.
 
 pub mod cascade;
+mod circuits;
 mod fanout;
 pub mod journal;
 pub mod log;
@@ -20,7 +21,7 @@ pub use fanout::TIMER_SLACK;
 use journal::Journal;
 use record::{AuctionRecord, PhaseTimes};
 
-use crate::buyers::Registry;
+use crate::buyers::{Registry, Selection};
 use crate::config::Pricing;
 use crate::ops::metrics::EngineMetrics;
 use crate::protocol::lead::Lead;
@@ -94,22 +95,23 @@ impl<T: Transport> Auctioneer<T> {
         start: Instant,
         offer: Offer<'_>,
     ) -> AuctionRecord {
-        let mut eligible = Vec::new();
-        registry.select(lead, offer.publisher_id, crate::store::now_ms(), &mut eligible);
-        if !offer.exclude.is_empty() {
-            eligible.retain(|&i| !offer.exclude.contains(&registry.buyer(i).id));
-        }
+        let mut selection = Selection::default();
+        registry.select(lead, offer.publisher_id, offer.exclude, crate::store::now_ms(), &mut selection);
         let floor = registry.vertical_floor(&lead.vertical);
         let ping_started = Instant::now();
         let deadline = ping_started + self.settings.ping_timeout;
-        let phase = fanout::ping_all(&self.transport, registry, &eligible, lead, floor, ping_started, deadline).await;
+        let eligible = &selection.buyers;
+        let phase = fanout::ping_all(&self.transport, registry, eligible, lead, floor, ping_started, deadline).await;
         let ping_time = ping_started.elapsed();
+        let mut buyer_events = circuits::after_pings(&phase.records, eligible, &selection.probes);
 
         let mut ranked = phase.candidates;
         rank::rank(&mut ranked);
         let post_started = Instant::now();
         let bids = Bids { pings: &phase.records, ranked: &ranked, floor };
-        let (posts, sale, buyer_events) = self.post_cascade(lead, &lead_id, offer.publisher_id, bids, start).await;
+        let (posts, sale, cap_events) = self.post_cascade(lead, &lead_id, offer.publisher_id, bids, start).await;
+        buyer_events.extend(circuits::after_posts(&phase.records, &posts));
+        buyer_events.extend(cap_events);
         let post_time = post_started.elapsed();
         let posts_waited: Duration = posts.iter().map(|p| p.latency).sum();
         let times = PhaseTimes {

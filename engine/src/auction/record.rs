@@ -109,6 +109,39 @@ pub struct Sale {
 pub enum BuyerEvent {
     /// A cap passed its threshold or filled.
     Cap(CapEvent),
+    /// The buyer's circuit opened (`true`) or closed.
+    Circuit {
+        /// The buyer.
+        buyer_id: Arc<str>,
+        /// Opened or closed.
+        opened: bool,
+    },
+}
+
+impl PingResult {
+    /// Whether this says the buyer is failing (its circuit breaker counts it): no answer, a
+    /// broken exchange, a bad status or an answer not in the contract's shape. A no-bid or a
+    /// bid with a bad price is the buyer's decision, not an outage.
+    pub fn is_outage(&self) -> bool {
+        match self {
+            PingResult::Timeout | PingResult::Failed(_) => true,
+            PingResult::Invalid(reason) => matches!(reason, InvalidBid::Status | InvalidBid::Malformed),
+            PingResult::Bid { .. } | PingResult::NoBid => false,
+        }
+    }
+}
+
+impl PostResult {
+    /// Whether this says the buyer is failing: a timeout, a broken exchange, a 5xx or garbage.
+    /// A declined post (or a 4xx) is the buyer's decision.
+    pub fn is_outage(&self) -> bool {
+        match self {
+            PostResult::Timeout | PostResult::Failed(_) => true,
+            PostResult::Rejected(PostRejection::Status(status)) => *status >= 500,
+            PostResult::Rejected(PostRejection::Malformed) => true,
+            PostResult::Rejected(PostRejection::Declined(_)) | PostResult::Accepted { .. } => false,
+        }
+    }
 }
 
 /// Where the time went.

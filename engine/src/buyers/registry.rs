@@ -7,8 +7,11 @@ use std::time::Duration;
 use std::collections::HashMap;
 
 use super::Eligibility;
+use super::availability::Selection;
 use super::caps::BuyerCaps;
+use super::circuit::{Admit, Circuit};
 use super::mapping::{JSON_CONTENT_TYPE, Mapping};
+use super::schedule::{CompiledSchedule, ScheduleGate};
 use crate::config::Config;
 use crate::ops::metrics::BuyerMetrics;
 use crate::protocol::bid::PriceLimits;
@@ -17,34 +20,6 @@ use crate::protocol::money::Micros;
 use crate::store::{SaleRow, UnixMs};
 use crate::transport::Endpoint;
 use crate::transport::sign::Signer;
-
-/// Why an eligible buyer is not pinged for a lead.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Skip {
-    /// Paused by its operator.
-    Paused,
-    /// Outside its hours of operation.
-    Closed,
-    /// A cap is full.
-    Capped,
-    /// Its circuit breaker is open.
-    CircuitOpen,
-}
-
-impl Skip {
-    /// Every reason, for metric labels.
-    pub const ALL: [Skip; 4] = [Skip::Paused, Skip::Closed, Skip::Capped, Skip::CircuitOpen];
-
-    /// The metric label.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Skip::Paused => "paused",
-            Skip::Closed => "schedule",
-            Skip::Capped => "cap",
-            Skip::CircuitOpen => "circuit_open",
-        }
-    }
-}
 
 /// A buyer as the auction uses it.
 #[derive(Debug)]
@@ -65,25 +40,14 @@ pub struct Buyer {
     pub paused: bool,
     /// Its caps, if it has any.
     pub caps: Option<BuyerCaps>,
+    /// Its hours of operation, if it has a schedule.
+    pub schedule: Option<ScheduleGate>,
+    /// Its circuit breaker, unless turned off.
+    pub circuit: Option<Circuit>,
     /// Per-buyer metric handles, registered once.
     pub metrics: BuyerMetrics,
     /// The buyer's payload mapping; `None` speaks v1.
     pub mapping: Option<Arc<Mapping>>,
-}
-
-impl Buyer {
-    /// Whether the buyer can take `publisher_id`'s lead at `now`; cheap checks first.
-    pub fn availability(&self, publisher_id: &str, now: UnixMs) -> Result<(), Skip> {
-        if self.paused {
-            return Err(Skip::Paused);
-        }
-        if let Some(caps) = &self.caps
-            && !caps.has_room(publisher_id, now)
-        {
-            return Err(Skip::Capped);
-        }
-        Ok(())
-    }
 }
 
 /// All buyers and the index over them.
@@ -121,6 +85,8 @@ impl Registry {
                     post_content_type,
                 };
                 let caps = BuyerCaps::from_config(b, &id);
+                let metrics = BuyerMetrics::new(&b.id);
+                let circuit = b.breaker.settings().map(|s| Circuit::new(s, metrics.circuit_state.clone()));
                 Arc::new(Buyer {
                     id,
                     endpoint: Arc::new(endpoint),
@@ -133,7 +99,9 @@ impl Registry {
                     weight: b.quality_weight,
                     paused: b.paused,
                     caps,
-                    metrics: BuyerMetrics::new(&b.id),
+                    schedule: b.schedule.as_ref().map(|s| ScheduleGate::new(CompiledSchedule::new(s))),
+                    circuit,
+                    metrics,
                     mapping,
                 })
             })
@@ -142,15 +110,24 @@ impl Registry {
         Registry { buyers, eligibility: Eligibility::build(&config.buyers), floors, global_floor }
     }
 
-    /// Buyers that want this lead (vertical, state, ZIP, attributes) and can take it now
-    /// (not paused, within their schedule, below their caps, circuit closed), by index, into
-    /// `out` (cleared first).
-    pub fn select(&self, lead: &Lead, publisher_id: &str, now: UnixMs, out: &mut Vec<u32>) {
-        self.eligibility.select(lead, out);
-        out.retain(|&i| {
+    /// Buyers that want this lead (vertical, state, ZIP, attributes), are not in `exclude`,
+    /// and can take it now (not paused, within their schedule, below their caps, circuit
+    /// closed), by index, into `out` (cleared first); the half-open circuits' probes among them
+    /// also go to `out.probes`.
+    pub fn select(&self, lead: &Lead, publisher_id: &str, exclude: &[Arc<str>], now: UnixMs, out: &mut Selection) {
+        out.probes.clear();
+        self.eligibility.select(lead, &mut out.buyers);
+        out.buyers.retain(|&i| {
             let buyer = &self.buyers[i as usize];
+            if exclude.contains(&buyer.id) {
+                return false;
+            }
             match buyer.availability(publisher_id, now) {
-                Ok(()) => true,
+                Ok(Admit::Go) => true,
+                Ok(Admit::Probe) => {
+                    out.probes.push(i);
+                    true
+                }
                 Err(skip) => {
                     buyer.metrics.skipped(skip);
                     false

@@ -386,9 +386,6 @@ impl Config {
     pub fn not_yet_enforced(&self) -> Vec<&'static str> {
         let mut keys = Vec::new();
         let buyers = |f: fn(&BuyerConfig) -> bool| self.buyers.iter().any(f);
-        if buyers(|b| b.schedule.is_some()) {
-            keys.push("buyers.schedule");
-        }
         if buyers(|b| b.return_window_hours.is_some() || b.key_sha256.is_some()) {
             keys.push("buyers.return_window_hours/key_sha256 (buyer API)");
         }

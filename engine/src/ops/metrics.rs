@@ -75,6 +75,8 @@ pub struct BuyerMetrics {
     pub post_seconds: Histogram,
     /// Leads the buyer wanted but could not take, by reason (indexed like [`Skip::ALL`]).
     skipped: [Counter; Skip::ALL.len()],
+    /// Its circuit: 0 closed, 1 open, 2 half-open (a probe out).
+    pub circuit_state: Gauge,
 }
 
 impl BuyerMetrics {
@@ -96,6 +98,7 @@ impl BuyerMetrics {
             posts_accepted: posts("accepted"),
             posts_rejected: posts("rejected"),
             post_seconds: metrics::histogram!("engine_buyer_post_duration_seconds", "buyer" => buyer.clone()),
+            circuit_state: metrics::gauge!("engine_buyer_circuit_state", "buyer" => buyer.clone()),
             skipped: Skip::ALL.map(|reason| {
                 metrics::counter!("engine_buyer_skipped_total", "buyer" => buyer.clone(), "reason" => reason.as_str())
             }),
