@@ -6,7 +6,8 @@
 //! through (half-open) while the rest stay held; its success closes the breaker, its failure
 //! re-opens it for another cool-off. What counts as a failure is the caller's business (for a
 //! webhook, [`Outcome::is_endpoint_failure`](crate::webhooks::retry::Outcome::is_endpoint_failure);
-//! for a buyer, timeouts, transport errors and invalid answers, while a no-bid is a success).
+//! for a buyer, `PingResult::is_outage` and `PostResult::is_outage`: timeouts, transport
+//! errors, bad statuses and malformed answers, while a no-bid or a declined post is a success).
 //!
 //! The caller remembers which attempt in flight is the probe (the one admitted with
 //! [`Admission::Probe`]) and says so when its result comes: once the breaker has opened, only

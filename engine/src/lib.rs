@@ -130,8 +130,10 @@ impl<T: Transport> Engine<T> {
             tokio::spawn(ops::metrics::upkeep()),
         ];
         if let Some(dedupe) = &app.intake.dedupe {
-            let rows =
-                store.contacts(now.saturating_sub(dedupe.longest_window_ms())).await.map_err(std::io::Error::other)?;
+            let rows = store
+                .contacts(now.saturating_sub(dedupe.longest_window_ms()), dedupe.max_entries())
+                .await
+                .map_err(std::io::Error::other)?;
             dedupe.restore(rows, now);
             background.push(tokio::spawn(dedupe::sweep_task(Arc::downgrade(dedupe))));
         }

@@ -90,17 +90,27 @@ async fn invariant_5_a_cap_of_50_sells_exactly_50_of_1000_concurrent_leads_acros
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_per_publisher_cap_and_a_budget_stop_the_buyer_for_that_publisher() {
+async fn a_per_publisher_cap_and_a_budget_stop_the_buyer_for_what_they_cover() {
     let fake = FakeBuyers::start(&[("capped", Behavior::bid("20.00")), ("other", Behavior::bid("5.00"))]).await;
-    // Budget 50.00 a day: two leads at 20.00 fit, a third would make 60.00.
+    // pub1 may sell `capped` one lead an hour; the buyer's budget is 50.00 a day (two leads at
+    // 20.00; a third would make 60.00).
     let buyers = fake
-        .buyer_toml("capped", "caps = { budget_daily = \"50.00\", publishers = { pub1 = { hourly = 5 } } }")
+        .buyer_toml("capped", "caps = { budget_daily = \"50.00\", publishers = { pub1 = { hourly = 1 } } }")
         + &fake.buyer_toml("other", "");
-    let engine = Engine::start(&config(&buyers)).await;
-    let mut sold_to = Vec::new();
-    for n in 0..4 {
-        sold_to.push(engine.lead(&lead_numbered(n)).await.json()["buyer_id"].as_str().unwrap().to_owned());
-    }
-    assert_eq!(sold_to, ["capped", "capped", "other", "other"]);
+    let second = hex::encode(<sha2::Sha256 as sha2::Digest>::digest(b"second-publisher-key"));
+    let publishers = format!("[[publishers]]\nid = \"pub2\"\nkey_sha256 = \"{second}\"\n");
+    let engine = Engine::start(&config(&format!("{buyers}{publishers}"))).await;
+    let from_pub2 = |n: usize| {
+        let engine = &engine;
+        async move {
+            let headers = [("authorization", "Bearer second-publisher-key"), ("content-type", "application/json")];
+            engine.send("POST", "/v1/leads", &headers, lead_numbered(n)).await.json()["buyer_id"].clone()
+        }
+    };
+    let first = engine.lead(&lead_numbered(0)).await.json()["buyer_id"].clone();
+    assert_eq!(first, "capped");
+    assert_eq!(engine.lead(&lead_numbered(1)).await.json()["buyer_id"], "other", "pub1's hourly cap is full");
+    assert_eq!(from_pub2(2).await, "capped", "other publishers are not held by pub1's cap");
+    assert_eq!(from_pub2(3).await, "other", "the daily budget: 40.00 spent, 20.00 more would pass 50.00");
     engine.stop().await.unwrap();
 }

@@ -195,7 +195,7 @@ pub fn finished(record: &AuctionRecord, publisher_id: &str, lead: &Lead, answer:
             EventType::LeadSold
         }
         None => {
-            data.insert("reason".into(), json!(unsold_reason(bids, record.posts.len())));
+            data.insert("reason".into(), json!(unsold_reason(bids, record.posts.len(), record.capped)));
             EventType::LeadUnsold
         }
     };
@@ -219,11 +219,14 @@ pub fn finished(record: &AuctionRecord, publisher_id: &str, lead: &Lead, answer:
     }))
 }
 
-/// Why an auction ended unsold: nobody bid, every post failed, or the budget ran out first.
-fn unsold_reason(bids: usize, posts: usize) -> &'static str {
+/// Why an auction ended unsold: nobody bid, every bidder's cap was full by the time its post
+/// came, every post failed, or the budget ran out first.
+fn unsold_reason(bids: usize, posts: usize, capped: usize) -> &'static str {
     if bids == 0 {
         "no_bids"
-    } else if posts == bids {
+    } else if posts == 0 && capped == bids {
+        "capped"
+    } else if posts + capped == bids {
         "all_posts_rejected"
     } else {
         "budget_exhausted"

@@ -54,6 +54,11 @@ impl Settings {
     }
 }
 
+/// A ping phase this much past its deadline means the engine itself was starved (the phase
+/// never waits past the deadline on its own): its timeouts are not counted against buyers'
+/// circuits.
+const STARVED_AFTER: Duration = Duration::from_millis(20);
+
 /// Who an auction is for, and which buyers it must leave out.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Offer<'a> {
@@ -103,16 +108,21 @@ impl<T: Transport> Auctioneer<T> {
         let eligible = &selection.buyers;
         let phase = fanout::ping_all(&self.transport, registry, eligible, lead, floor, ping_started, deadline).await;
         let ping_time = ping_started.elapsed();
-        let mut buyer_events = circuits::after_pings(&phase.records, eligible, &selection.probes);
 
         let mut ranked = phase.candidates;
         rank::rank(&mut ranked);
         let post_started = Instant::now();
         let bids = Bids { pings: &phase.records, ranked: &ranked, floor };
-        let (posts, sale, cap_events) = self.post_cascade(lead, &lead_id, offer.publisher_id, bids, start).await;
-        buyer_events.extend(circuits::after_posts(&phase.records, &posts));
-        buyer_events.extend(cap_events);
+        let posted = self.post_cascade(lead, &lead_id, offer.publisher_id, bids, start).await;
         let post_time = post_started.elapsed();
+        // Circuits learn after the cascade (no breaker lock between the pings and the posts).
+        // A ping phase that ended well past its deadline means this engine was starved of CPU:
+        // its timeouts say nothing about the buyers, so they are not held against them.
+        let starved = ping_time > self.settings.ping_timeout + STARVED_AFTER;
+        let outcomes = circuits::Outcomes { eligible, probes: &selection.probes, count_timeouts: !starved };
+        let mut buyer_events = circuits::record(&phase.records, &posted.posts, outcomes);
+        buyer_events.extend(posted.cap_events);
+        let (posts, sale) = (posted.posts, posted.sale);
         let posts_waited: Duration = posts.iter().map(|p| p.latency).sum();
         let times = PhaseTimes {
             ping: ping_time,
@@ -120,7 +130,8 @@ impl<T: Transport> Auctioneer<T> {
             total: start.elapsed(),
             buyers: phase.waited + posts_waited,
         };
-        let record = AuctionRecord { lead_id, pings: phase.records, posts, sale, buyer_events, times };
+        let capped = posted.capped;
+        let record = AuctionRecord { lead_id, pings: phase.records, posts, sale, capped, buyer_events, times };
         self.count(&record);
         record
     }

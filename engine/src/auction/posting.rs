@@ -31,9 +31,22 @@ pub(super) struct Bids<'a> {
     pub floor: Micros,
 }
 
+/// What the post phase produced.
+#[derive(Debug, Default)]
+pub(super) struct Posted {
+    /// Every post sent, in cascade order.
+    pub posts: Vec<PostRecord>,
+    /// The sale, if a post was accepted.
+    pub sale: Option<Sale>,
+    /// The cap events the sale crossed.
+    pub cap_events: Vec<BuyerEvent>,
+    /// Bids skipped because their buyer's cap filled during the auction.
+    pub capped: usize,
+}
+
 impl<T: Transport> Auctioneer<T> {
     /// Posts down the ranked candidates until one buyer accepts or the budget (counted from
-    /// `start`) runs out. Returns the posts, the sale, and the cap events the sale crossed.
+    /// `start`) runs out.
     pub(super) async fn post_cascade(
         &self,
         lead: &Lead,
@@ -41,10 +54,10 @@ impl<T: Transport> Auctioneer<T> {
         publisher_id: &str,
         bids: Bids<'_>,
         start: Instant,
-    ) -> (Vec<PostRecord>, Option<Sale>, Vec<BuyerEvent>) {
+    ) -> Posted {
         let (transport, journal, settings) = (&self.transport, self.journal.as_ref(), &self.settings);
         let Bids { pings, ranked, floor } = bids;
-        let mut posts = Vec::new();
+        let mut posted = Posted::default();
         let mut cascade = Cascade::new(ranked.len());
         let post_timeout = |rank: usize| pings[ranked[rank].ping].buyer.post_timeout;
         while let Step::Post { rank, timeout: limit } =
@@ -63,6 +76,7 @@ impl<T: Transport> Auctioneer<T> {
                     Some(hold) => Some(hold),
                     None => {
                         buyer.metrics.skipped(Skip::Capped);
+                        posted.capped += 1;
                         cascade.record(false);
                         continue;
                     }
@@ -70,7 +84,7 @@ impl<T: Transport> Auctioneer<T> {
             };
             let mut limit = limit;
             if let Some(journal) = journal {
-                let attempt = posts.len() as u32 + 1;
+                let attempt = posted.posts.len() as u32 + 1;
                 let writing = Instant::now();
                 let intent = journal.post_starting(lead_id, attempt, &buyer.id, &ping.ping_id, price);
                 match timeout(limit, intent).await {
@@ -121,18 +135,18 @@ impl<T: Transport> Auctioneer<T> {
                 metrics.posts_rejected.increment(1);
             }
             cascade.record(accepted);
-            posts.push(PostRecord { ping: candidate.ping, price, result, latency });
+            posted.posts.push(PostRecord { ping: candidate.ping, price, result, latency });
             if accepted {
-                let mut events = Vec::new();
                 if let Some(hold) = hold {
                     let mut crossed = Vec::new();
                     hold.commit(crate::store::now_ms(), &mut crossed);
-                    events.extend(crossed.into_iter().map(BuyerEvent::Cap));
+                    posted.cap_events.extend(crossed.into_iter().map(BuyerEvent::Cap));
                 }
-                let sale = Sale { ping: candidate.ping, buyer_id: Arc::clone(&buyer.id), price, bid: candidate.price };
-                return (posts, Some(sale), events);
+                posted.sale =
+                    Some(Sale { ping: candidate.ping, buyer_id: Arc::clone(&buyer.id), price, bid: candidate.price });
+                return posted;
             }
         }
-        (posts, None, Vec::new())
+        posted
     }
 }

@@ -23,7 +23,10 @@ pub struct AuctionRecord {
     pub posts: Vec<PostRecord>,
     /// The sale, if any.
     pub sale: Option<Sale>,
-    /// Buyer events the auction caused (caps crossed), written with its outcome.
+    /// Bids skipped in the cascade because a cap of their buyer filled first.
+    pub capped: usize,
+    /// Buyer events the auction caused (caps crossed, circuits moved), written with its
+    /// outcome.
     pub buyer_events: Vec<BuyerEvent>,
     /// Phase durations.
     pub times: PhaseTimes,

@@ -34,8 +34,7 @@ impl Skip {
     }
 }
 
-/// The buyers chosen for one lead, by registry index (reused across auctions to spare
-/// allocations).
+/// The buyers chosen for one lead, by registry index.
 #[derive(Debug, Default)]
 pub struct Selection {
     /// Every buyer to ping.

@@ -14,7 +14,6 @@
 
 mod window;
 
-use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, Ordering};
 
@@ -54,6 +53,8 @@ pub struct CapLedger {
     limits: Box<[Limit]>,
     /// Until when some window is full (0: none is): the lock-free check before a ping.
     full_until: AtomicI64,
+    /// A limit of 0: full in every window, from the start.
+    zero: bool,
     windows: Mutex<Vec<Window>>,
 }
 
@@ -79,6 +80,7 @@ impl CapLedger {
         limits: Vec<Limit>,
     ) -> CapLedger {
         let windows = Mutex::new(vec![Window::default(); limits.len()]);
+        let zero = limits.iter().any(|l| l.max <= 0);
         CapLedger {
             buyer_id,
             publisher_id,
@@ -86,13 +88,14 @@ impl CapLedger {
             threshold_percent,
             limits: limits.into(),
             full_until: AtomicI64::new(0),
+            zero,
             windows,
         }
     }
 
     /// False while some window is known to be full.
     pub fn has_room(&self, now: UnixMs) -> bool {
-        now >= self.full_until.load(Ordering::Acquire)
+        !self.zero && now >= self.full_until.load(Ordering::Acquire)
     }
 
     /// Takes one lead at `price` out of every window, or nothing if any would go over.
@@ -209,7 +212,9 @@ fn amount(limit: &Limit, price: Micros) -> i64 {
 #[derive(Debug)]
 pub struct BuyerCaps {
     own: Option<CapLedger>,
-    publishers: HashMap<Box<str>, CapLedger>,
+    /// Sorted by publisher id: a binary search costs less than hashing the id for every buyer
+    /// of every lead (a buyer caps a handful of publishers separately, not thousands).
+    publishers: Vec<(Box<str>, CapLedger)>,
 }
 
 impl BuyerCaps {
@@ -225,6 +230,7 @@ impl BuyerCaps {
         let own = caps.own().limits();
         Some(BuyerCaps {
             own: (!own.is_empty()).then(|| ledger(None, own)),
+            // A BTreeMap iterates in key order: the list comes out sorted.
             publishers: caps.publishers.iter().map(|(p, c)| (p.as_str().into(), ledger(Some(p), c.limits()))).collect(),
         })
     }
@@ -232,13 +238,21 @@ impl BuyerCaps {
     /// Whether the buyer may be pinged for `publisher`'s lead: no cap it counts in is full.
     pub fn has_room(&self, publisher: &str, now: UnixMs) -> bool {
         self.own.as_ref().is_none_or(|l| l.has_room(now))
-            && self.publishers.get(publisher).is_none_or(|l| l.has_room(now))
+            && self.for_publisher(publisher).is_none_or(|l| l.has_room(now))
+    }
+
+    fn for_publisher(&self, publisher: &str) -> Option<&CapLedger> {
+        if self.publishers.is_empty() {
+            return None;
+        }
+        let found = self.publishers.binary_search_by(|(p, _)| (**p).cmp(publisher));
+        found.ok().map(|i| &self.publishers[i].1)
     }
 
     /// Reserves a post at `price` in the buyer's caps and its caps for `publisher`, both or
     /// neither; `None`: a cap would go over, skip this buyer.
     pub fn reserve<'a>(&'a self, publisher: &str, price: Micros, now: UnixMs) -> Option<CapHold<'a>> {
-        let per_publisher = self.publishers.get(publisher);
+        let per_publisher = self.for_publisher(publisher);
         let ledgers = [self.own.as_ref(), per_publisher];
         for (n, ledger) in ledgers.iter().enumerate() {
             if let Some(ledger) = ledger
@@ -253,12 +267,7 @@ impl BuyerCaps {
 
     /// Counts a sale found in the store at start.
     pub fn restore(&self, publisher: &str, price: Micros, at: UnixMs, now: UnixMs) {
-        self.own.iter().chain(self.publishers.get(publisher)).for_each(|l| l.restore(price, at, now));
-    }
-
-    /// The buyer's own ledger and its per-publisher ones.
-    pub fn ledgers(&self) -> impl Iterator<Item = &CapLedger> {
-        self.own.iter().chain(self.publishers.values())
+        self.own.iter().chain(self.for_publisher(publisher)).for_each(|l| l.restore(price, at, now));
     }
 }
 

@@ -29,18 +29,27 @@ pub enum Admit {
 #[derive(Debug)]
 pub struct Circuit {
     settings: BreakerSettings,
-    breaker: Mutex<Breaker>,
-    /// Open or half-open: the lock must be taken to decide.
+    inner: Mutex<Inner>,
+    /// Open or half-open: the lock must be taken to decide. Written only under the lock, so
+    /// it always agrees with the breaker.
     tripped: AtomicBool,
     /// `engine_buyer_circuit_state`: 0 closed, 1 open, 2 half-open.
     state: Gauge,
+}
+
+#[derive(Debug, Default)]
+struct Inner {
+    breaker: Breaker,
+    /// When the probe in flight was handed out: a probe never recorded (its auction failed)
+    /// is given up after a cool-off, so the circuit cannot stay half-open forever.
+    probe_since: Option<UnixMs>,
 }
 
 impl Circuit {
     /// A closed circuit with these settings, reporting its state to `state`.
     pub fn new(settings: BreakerSettings, state: Gauge) -> Circuit {
         state.set(0.0);
-        Circuit { settings, breaker: Mutex::new(Breaker::default()), tripped: AtomicBool::new(false), state }
+        Circuit { settings, inner: Mutex::default(), tripped: AtomicBool::new(false), state }
     }
 
     /// Whether the buyer may be pinged at `now`.
@@ -48,10 +57,18 @@ impl Circuit {
         if !self.tripped.load(Ordering::Acquire) {
             return Ok(Admit::Go);
         }
-        let admission = self.breaker.lock().admit(now);
-        match admission {
+        let mut inner = self.inner.lock();
+        let cooloff = i64::try_from(self.settings.cooloff_ms).unwrap_or(i64::MAX);
+        if let Some(since) = inner.probe_since
+            && now.saturating_sub(since) >= cooloff
+        {
+            inner.breaker.abandoned(true, now);
+            inner.probe_since = None;
+        }
+        match inner.breaker.admit(now) {
             Admission::Go => Ok(Admit::Go),
             Admission::Probe => {
+                inner.probe_since = Some(now);
                 self.state.set(2.0);
                 Ok(Admit::Probe)
             }
@@ -60,18 +77,22 @@ impl Circuit {
     }
 
     /// Records a result (`probe`: of the ping admitted as the probe); `Some(opened)` when the
-    /// circuit opened or closed.
+    /// circuit opened (from closed) or closed. A failed probe re-opens it for another
+    /// cool-off without a second "opened".
     pub fn record(&self, failed: bool, probe: bool, now: UnixMs) -> Option<bool> {
-        let transition = self.breaker.lock().record(failed, probe, now, self.settings);
+        let mut inner = self.inner.lock();
+        let transition = inner.breaker.record(failed, probe, now, self.settings);
+        if probe {
+            inner.probe_since = None;
+        }
+        self.tripped.store(inner.breaker.is_open(), Ordering::Release);
         match transition {
             Transition::None => None,
             Transition::Opened => {
-                self.tripped.store(true, Ordering::Release);
                 self.state.set(1.0);
-                Some(true)
+                (!probe).then_some(true)
             }
             Transition::Closed => {
-                self.tripped.store(false, Ordering::Release);
                 self.state.set(0.0);
                 Some(false)
             }
@@ -108,8 +129,48 @@ mod tests {
             circuit.record(true, false, now);
         }
         assert_eq!(circuit.admit(2_000), Ok(Admit::Probe));
-        assert_eq!(circuit.record(true, true, 2_002), Some(true), "a failed probe re-opens");
+        assert_eq!(circuit.record(true, true, 2_002), None, "a failed probe re-opens, without a second event");
         assert_eq!(circuit.admit(2_500), Err(Skip::CircuitOpen));
         assert_eq!(circuit.admit(3_002), Ok(Admit::Probe), "a fresh cool-off from the failed probe");
+        assert_eq!(circuit.record(false, true, 3_010), Some(false), "closed: one event");
+    }
+
+    #[test]
+    fn a_probe_never_recorded_is_given_up_after_a_cooloff() {
+        let circuit = Circuit::new(SETTINGS, Gauge::noop());
+        for now in 0..3 {
+            circuit.record(true, false, now);
+        }
+        assert_eq!(circuit.admit(1_002), Ok(Admit::Probe));
+        // Its auction never records it (a failed task, say).
+        assert_eq!(circuit.admit(1_500), Err(Skip::CircuitOpen), "the probe is still out");
+        assert_eq!(circuit.admit(2_002), Ok(Admit::Probe), "given up: another probe goes");
+    }
+
+    #[test]
+    fn the_fast_flag_always_agrees_with_the_breaker_under_concurrency() {
+        // Threads race opening (failures) and closing (probes) the circuit; afterwards the
+        // lock-free flag must say what the breaker says.
+        let circuit = Circuit::new(BreakerSettings { failures: 1, cooloff_ms: 0, rate: None }, Gauge::noop());
+        std::thread::scope(|s| {
+            for t in 0..4 {
+                let circuit = &circuit;
+                s.spawn(move || {
+                    for i in 0..2_000 {
+                        let now = i64::from(i);
+                        match circuit.admit(now) {
+                            Ok(Admit::Probe) => {
+                                circuit.record((i + t) % 2 == 0, true, now);
+                            }
+                            _ => {
+                                circuit.record(true, false, now);
+                            }
+                        }
+                    }
+                });
+            }
+        });
+        let inner = circuit.inner.lock();
+        assert_eq!(circuit.tripped.load(Ordering::Acquire), inner.breaker.is_open());
     }
 }

@@ -77,7 +77,7 @@ pub struct BuyerConfig {
     /// How long after a sale the buyer may return the lead.
     #[serde(default)]
     pub return_window_hours: Option<u32>,
-    /// Payload mapping for a buyer that does not speak v1 (docs/buyer-mapping.md).
+    /// Payload mapping for a buyer that does not speak v1 (docs/buyers.md, "Payload mapping").
     #[serde(default)]
     pub mapping: Option<super::MappingConfig>,
 }
@@ -105,7 +105,7 @@ pub enum TransportKind {
 /// a failing buyer for a while. It opens on `failures` consecutive failures, or when at least
 /// `min_requests` results in the last `window_ms` include a share `rate` of failures; after
 /// `cooloff_ms` one probe goes. What counts as a failure is the auction's call (timeouts,
-/// transport errors, invalid answers); a no-bid is a success.
+/// transport errors, bad statuses, malformed answers); a no-bid is a success.
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct BuyerBreakerConfig {

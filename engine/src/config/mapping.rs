@@ -1,7 +1,7 @@
 //! `[buyers.mapping]`: a legacy buyer integrated by config alone. Which fields its ping and post
 //! carry and under which names, static fields, value formats, the body's encoding (JSON, XML,
 //! form-urlencoded), and the rules that read its answers. Every part is optional: a part left
-//! out keeps the v1 contract for that message (see docs/buyer-mapping.md).
+//! out keeps the v1 contract for that message (see docs/buyers.md, "Payload mapping").
 //!
 //! These are the settings as written; `buyers::mapping::Mapping::compile` checks them (source
 //! fields, formats, paths, regexes) and builds the run-time form, so a config that loads is a

@@ -143,6 +143,11 @@ impl Dedupe {
         self.config.longest_window_ms()
     }
 
+    /// The most entries the index holds (`max_entries`): the rebuild reads no more.
+    pub fn max_entries(&self) -> usize {
+        self.config.max_entries
+    }
+
     /// Rebuilds the index from stored keys (oldest first) at `now`.
     pub fn restore(&self, rows: Vec<StoredContact>, now: UnixMs) {
         let mut evicted = 0;
@@ -211,7 +216,11 @@ pub async fn sweep_task(dedupe: Weak<Dedupe>) {
     loop {
         every.tick().await;
         match dedupe.upgrade() {
-            Some(dedupe) => dedupe.sweep(crate::store::now_ms()),
+            // Walks every entry under its shard's lock: off the runtime's threads, so intake
+            // never waits behind it on a worker.
+            Some(dedupe) => {
+                let _ = tokio::task::spawn_blocking(move || dedupe.sweep(crate::store::now_ms())).await;
+            }
             None => return,
         }
     }

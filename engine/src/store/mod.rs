@@ -77,9 +77,10 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
     /// cache at start; when the cache fills, the newest, likeliest to be retried, are kept).
     fn idempotency_keys(&self, since: UnixMs) -> StoreFuture<'_, Vec<StoredIdempotency>>;
 
-    /// Dedupe keys stored with a window start at or after `since`, oldest first, with each
-    /// lead's vertical and buyer (the dedupe index is rebuilt from them at start).
-    fn contacts(&self, since: UnixMs) -> StoreFuture<'_, Vec<StoredContact>>;
+    /// Dedupe keys stored with a window start at or after `since`, the newest `limit` of them
+    /// (the index's bound), handed back oldest first, with each lead's vertical and buyer (the
+    /// dedupe index is rebuilt from them at start).
+    fn contacts(&self, since: UnixMs, limit: usize) -> StoreFuture<'_, Vec<StoredContact>>;
 
     /// One lead with its auction, for tests and (later) the lead API.
     fn lead(&self, lead_id: &str) -> StoreFuture<'_, Option<StoredLead>>;

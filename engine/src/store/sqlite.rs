@@ -305,8 +305,8 @@ impl Store for SqliteStore {
         self.read(move |conn| reads::sales_since(conn, since))
     }
 
-    fn contacts(&self, since: UnixMs) -> StoreFuture<'_, Vec<StoredContact>> {
-        self.read(move |conn| reads::contacts(conn, since))
+    fn contacts(&self, since: UnixMs, limit: usize) -> StoreFuture<'_, Vec<StoredContact>> {
+        self.read(move |conn| reads::contacts(conn, since, limit))
     }
 
     fn lead(&self, lead_id: &str) -> StoreFuture<'_, Option<StoredLead>> {

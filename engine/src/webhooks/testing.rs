@@ -331,7 +331,7 @@ impl Store for MemoryStore {
         Box::pin(async { Ok(Vec::new()) })
     }
 
-    fn contacts(&self, _since: UnixMs) -> StoreFuture<'_, Vec<StoredContact>> {
+    fn contacts(&self, _since: UnixMs, _limit: usize) -> StoreFuture<'_, Vec<StoredContact>> {
         Box::pin(async { Ok(Vec::new()) })
     }
 

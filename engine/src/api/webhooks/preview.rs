@@ -152,7 +152,7 @@ fn example_data(kind: EventType) -> serde_json::Map<String, Value> {
             json!({"sequence": 1, "attributes": {"zip": "98004", "state": "WA", "credit_tier": "good"}, "source": {"sub_id": "s1"}})
         }
         EventType::LeadSold => {
-            json!({"sequence": 2, "buyer_id": "acme", "price": "12.50", "buyer_lead_id": "acme-1042", "pinged": 6, "bids": 4})
+            json!({"sequence": 2, "buyer_id": "acme", "price": "12.50", "bid": "12.50", "buyer_lead_id": "acme-1042", "pinged": 6, "bids": 4})
         }
         EventType::LeadUnsold => json!({"sequence": 2, "reason": "no_bids", "pinged": 6, "bids": 0}),
         EventType::LeadPostRejected => {
@@ -163,9 +163,9 @@ fn example_data(kind: EventType) -> serde_json::Map<String, Value> {
         }
         EventType::LeadStatusChanged => json!({"sequence": 3, "buyer_id": "acme", "status": "contacted"}),
         EventType::LeadReturned => json!({"sequence": 4, "buyer_id": "acme", "reason_code": "invalid_phone"}),
-        EventType::BuyerCapThresholdReached => json!({"buyer_id": "acme", "cap": "daily", "limit": 100, "used": 80}),
-        EventType::BuyerCapReached => json!({"buyer_id": "acme", "cap": "daily", "limit": 100}),
-        EventType::BuyerCircuitOpened => json!({"buyer_id": "acme", "consecutive_failures": 5}),
+        EventType::BuyerCapThresholdReached => cap_example(80),
+        EventType::BuyerCapReached => cap_example(100),
+        EventType::BuyerCircuitOpened => json!({"buyer_id": "acme"}),
         EventType::BuyerCircuitClosed => json!({"buyer_id": "acme"}),
     };
     let mut data = match (kind.as_str().starts_with("lead."), lead) {
@@ -176,6 +176,12 @@ fn example_data(kind: EventType) -> serde_json::Map<String, Value> {
         data.extend(extra);
     }
     data
+}
+
+/// The data of a cap event, as the auction writes it (`auction::journal`).
+fn cap_example(used: u32) -> Value {
+    json!({"buyer_id": "acme", "publisher_id": null, "cap": "daily", "limit": 100, "used": used,
+           "window_start": "2026-11-24T06:00:00.000Z", "window_end": "2026-11-25T06:00:00.000Z"})
 }
 
 #[cfg(test)]

@@ -23,15 +23,15 @@ fn ledger(limits: Vec<Limit>) -> CapLedger {
 
 #[test]
 fn invariant_5_caps_hold_under_concurrency() {
-    // 8 threads race for a daily cap of 50 with 1,000 posts; some posts are rejected and give
-    // their reservation back. Exactly 50 sell, never more.
+    // 8 threads race for a daily cap of 50; a third of their posts are rejected and give the
+    // reservation back. They keep trying until the cap is sold out: exactly 50 sell, never more.
     let ledger = ledger(vec![count(Period::Day, 50)]);
     let sold = AtomicUsize::new(0);
     std::thread::scope(|s| {
         for t in 0..8 {
             let (ledger, sold) = (&ledger, &sold);
             s.spawn(move || {
-                for i in 0..125 {
+                for i in 0.. {
                     if ledger.reserve(Micros(1), T0) {
                         if (t + i) % 3 == 0 {
                             ledger.release(Micros(1));
@@ -39,6 +39,8 @@ fn invariant_5_caps_hold_under_concurrency() {
                             ledger.commit(Micros(1), T0, &mut Vec::new());
                             sold.fetch_add(1, Ordering::Relaxed);
                         }
+                    } else if ledger.usage(T0)[0].1 == 50 {
+                        break;
                     }
                 }
             });
@@ -47,6 +49,13 @@ fn invariant_5_caps_hold_under_concurrency() {
     assert_eq!(sold.load(Ordering::Relaxed), 50);
     assert_eq!(ledger.usage(T0), vec![(count(Period::Day, 50), 50)]);
     assert!(!ledger.has_room(T0));
+}
+
+#[test]
+fn a_cap_of_zero_is_full_from_the_start() {
+    let ledger = ledger(vec![count(Period::Day, 0)]);
+    assert!(!ledger.has_room(T0));
+    assert!(!ledger.reserve(Micros(1), T0));
 }
 
 #[test]
@@ -154,27 +163,41 @@ caps = { daily = 3, publishers = { pub1 = { daily = 1 } } }
     let b = caps.reserve("pub2", Micros(1), T0).expect("room again");
     b.commit(T0, &mut Vec::new());
     assert!(caps.reserve("pub2", Micros(1), T0).is_some(), "3rd of the buyer's 3");
+
+    // Rebuilt from the store, the per-publisher cap is full again for pub1 only.
+    let rebuilt = BuyerCaps::from_config(&config.buyers[0], &"acme".into()).expect("caps");
+    rebuilt.restore("pub1", Micros(1), T0, T0 + 1);
+    assert!(!rebuilt.has_room("pub1", T0 + 1));
+    assert!(rebuilt.has_room("pub2", T0 + 1));
 }
 
 proptest! {
     /// Any interleaving of reserve, commit and release over a few windows: used + reserved
-    /// never passes a limit, and `has_room` is false only when a window is full.
+    /// never passes a limit, and `has_room` is false whenever a window is full.
     #[test]
     fn no_sequence_exceeds_a_cap(ops in prop::collection::vec((0u8..3, 1i64..5, 0i64..4), 0..200)) {
         let limits = vec![count(Period::Hour, 7), spend(Period::Day, 20)];
         let ledger = ledger(limits.clone());
-        let mut out: Vec<(Micros, bool)> = Vec::new();
+        let mut out: Vec<Micros> = Vec::new();
         let mut now = T0;
         for (op, price, hours) in ops {
             now += hours * HOUR / 3;
             match op {
-                0 => if ledger.reserve(Micros(price), now) { out.push((Micros(price), true)); },
-                1 => if let Some((p, _)) = out.pop() { ledger.commit(p, now, &mut Vec::new()); },
-                _ => if let Some((p, _)) = out.pop() { ledger.release(p); },
+                0 => if ledger.reserve(Micros(price), now) { out.push(Micros(price)); },
+                1 => if let Some(p) = out.pop() { ledger.commit(p, now, &mut Vec::new()); },
+                _ => if let Some(p) = out.pop() { ledger.release(p); },
             }
+            let room = ledger.has_room(now);
             let windows = ledger.windows.lock();
             for (limit, w) in limits.iter().zip(windows.iter()) {
-                prop_assert!(w.used <= limit.max, "{limit:?} used {}", w.used);
+                let current = (w.start..w.end).contains(&now);
+                if current {
+                    prop_assert!(w.used + w.reserved <= limit.max, "{limit:?} used {} reserved {}", w.used, w.reserved);
+                    if w.used + w.reserved >= limit.max {
+                        prop_assert!(!room, "a full window must stop pings");
+                    }
+                }
+                prop_assert!(w.used <= limit.max);
             }
         }
     }

@@ -18,8 +18,10 @@ pub fn window(period: Period, tz: Tz, now: UnixMs) -> (UnixMs, UnixMs) {
     };
     let local = utc.with_timezone(&tz);
     if period == Period::Hour {
-        // The local clock hour: every zone in use shifts its offset on a whole hour... except
-        // a few that shift by 30 minutes, which this truncation also handles.
+        // The local clock hour, by truncating the local minutes and seconds. Around a DST shift
+        // of 30 minutes (Australia/Lord_Howe) two consecutive local hours overlap by half an
+        // hour; a sale then counts in the hour it was made, so the running ledger and a
+        // rebuild may disagree about that half hour (both err towards fewer leads).
         let into = i64::from(local.minute()) * 60_000
             + i64::from(local.second()) * 1000
             + i64::from(utc.timestamp_subsec_millis());

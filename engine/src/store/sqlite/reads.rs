@@ -40,7 +40,9 @@ pub(super) fn idempotency_keys(conn: &Connection, since: UnixMs) -> Result<Vec<S
     rows.collect::<Result<_, _>>().context("idempotency keys")
 }
 
-/// Sales of non-test leads since `since`, and posts left in doubt (they may have sold).
+/// Sales of non-test leads since `since`, and posts left in doubt (they may have sold): only a
+/// lead's last attempt, since recovery marks every attempt still `sending` as in doubt, and the
+/// cascade only moves on from one that did not sell.
 pub(super) fn sales_since(conn: &Connection, since: UnixMs) -> Result<Vec<SaleRow>, StoreError> {
     let mut stmt = conn
         .prepare_cached(
@@ -50,7 +52,8 @@ pub(super) fn sales_since(conn: &Connection, since: UnixMs) -> Result<Vec<SaleRo
              UNION ALL \
              SELECT p.buyer_id, l.publisher_id, p.price_micros, COALESCE(p.started_at, l.received_at) \
              FROM post_attempts p JOIN leads l ON l.id = p.lead_id \
-             WHERE p.result = 'in_doubt' AND COALESCE(p.started_at, l.received_at) >= ?1 AND l.test = 0",
+             WHERE p.result = 'in_doubt' AND COALESCE(p.started_at, l.received_at) >= ?1 AND l.test = 0 \
+             AND p.attempt = (SELECT MAX(attempt) FROM post_attempts WHERE lead_id = p.lead_id)",
         )
         .context("sales")?;
     let rows = stmt
@@ -66,23 +69,26 @@ pub(super) fn sales_since(conn: &Connection, since: UnixMs) -> Result<Vec<SaleRo
     rows.collect::<Result<_, _>>().context("sales")
 }
 
-/// Dedupe keys with a window start at or after `since`, oldest first, with their lead's
+/// Dedupe keys with a window start at or after `since`, the newest `limit`, oldest first, with their lead's
 /// vertical and the buyer it was sold to (or may have reached: `in_doubt`).
-pub(super) fn contacts(conn: &Connection, since: UnixMs) -> Result<Vec<StoredContact>, StoreError> {
+pub(super) fn contacts(conn: &Connection, since: UnixMs, limit: usize) -> Result<Vec<StoredContact>, StoreError> {
     let mut stmt = conn
         .prepare_cached(
             "SELECT c.key, c.seen_at, l.vertical, \
              CASE WHEN a.status IN ('sold', 'in_doubt') THEN a.buyer_id END \
              FROM lead_contacts c JOIN leads l ON l.id = c.lead_id LEFT JOIN auctions a ON a.lead_id = c.lead_id \
-             WHERE c.seen_at >= ?1 ORDER BY c.seen_at",
+             WHERE c.seen_at >= ?1 ORDER BY c.seen_at DESC LIMIT ?2",
         )
         .context("lead contacts")?;
     let rows = stmt
-        .query_map([since], |row| {
+        .query_map(params![since, i64::try_from(limit).unwrap_or(i64::MAX)], |row| {
             Ok(StoredContact { key: row.get(0)?, seen_at: row.get(1)?, vertical: row.get(2)?, buyer_id: row.get(3)? })
         })
         .context("lead contacts")?;
-    rows.collect::<Result<_, _>>().context("lead contacts")
+    let mut rows: Vec<StoredContact> = rows.collect::<Result<_, _>>().context("lead contacts")?;
+    // Read newest first so the limit keeps the newest; handed back oldest first.
+    rows.reverse();
+    Ok(rows)
 }
 
 /// One lead with its auction, pings, posts and events.
