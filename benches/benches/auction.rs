@@ -3,12 +3,14 @@
 //! the auction time is the engine's own overhead.
 //!
 //! Criterion reports the mean; the target is on p99, so after the criterion run this
-//! bench also measures 20,000 auctions one by one and prints p50 / p99 / p99.9 / max.
+//! bench also measures 20,000 auctions one by one and prints p50 / p99 / p99.9 / max. Both
+//! with plain buyers and with buyers under every control (caps reserved and committed on each
+//! sale, schedules, circuit breakers), so the controls' cost is a ratio within one run.
 
 use std::sync::Arc;
 use std::time::Duration;
 
-use benches::{InstantBuyers, LEAD, config_with_buyers, instant_buyers};
+use benches::{InstantBuyers, LEAD, config_with_buyers, config_with_controlled_buyers, instant_buyers};
 use criterion::{Criterion, criterion_group, criterion_main};
 use engine::api::validate;
 use engine::auction::{Auctioneer, Offer, Settings};
@@ -17,9 +19,10 @@ use tokio::time::Instant;
 
 const BUYERS: usize = 10;
 
-fn setup() -> (Registry, Auctioneer<InstantBuyers>) {
+fn setup(controls: bool) -> (Registry, Auctioneer<InstantBuyers>) {
     engine::ops::metrics::install();
-    let registry = Registry::from_config(&config_with_buyers(BUYERS, true));
+    let config = if controls { config_with_controlled_buyers(BUYERS, true) } else { config_with_buyers(BUYERS, true) };
+    let registry = Registry::from_config(&config);
     let settings = Settings::from_config(&Default::default());
     (registry, Auctioneer::new(instant_buyers(), settings))
 }
@@ -28,7 +31,8 @@ async fn one_auction(registry: &Registry, auctioneer: &Auctioneer<InstantBuyers>
     let start = Instant::now();
     let lead = validate::lead(LEAD).expect("valid");
     let lead_id: Arc<str> = engine::protocol::ids::lead_id().into();
-    let record = auctioneer.run(registry, &lead, lead_id, start, Offer::default()).await;
+    let offer = Offer { publisher_id: "pub1", exclude: &[] };
+    let record = auctioneer.run(registry, &lead, lead_id, start, offer).await;
     assert_eq!(record.pings.len(), BUYERS);
     assert!(record.sale.is_some());
     let answer = serde_json::to_vec(&record.answer()).expect("serializes");
@@ -42,15 +46,25 @@ fn runtime() -> tokio::runtime::Runtime {
 
 fn full_auction(c: &mut Criterion) {
     let rt = runtime();
-    let (registry, auctioneer) = setup();
-    c.bench_function("full_auction_10_instant_buyers", |b| {
-        b.to_async(&rt).iter(|| one_auction(&registry, &auctioneer));
-    });
+    for (name, controls) in
+        [("full_auction_10_instant_buyers", false), ("full_auction_10_instant_buyers_controls", true)]
+    {
+        let (registry, auctioneer) = setup(controls);
+        c.bench_function(name, |b| {
+            b.to_async(&rt).iter(|| one_auction(&registry, &auctioneer));
+        });
+    }
 }
 
 fn overhead_percentiles(_: &mut Criterion) {
+    for controls in [false, true] {
+        percentiles(controls);
+    }
+}
+
+fn percentiles(controls: bool) {
     let rt = runtime();
-    let (registry, auctioneer) = setup();
+    let (registry, auctioneer) = setup(controls);
     let mut samples: Vec<Duration> = rt.block_on(async {
         for _ in 0..2_000 {
             one_auction(&registry, &auctioneer).await;
@@ -64,7 +78,8 @@ fn overhead_percentiles(_: &mut Criterion) {
     samples.sort_unstable();
     let at = |q: f64| samples[((samples.len() as f64 * q) as usize).min(samples.len() - 1)];
     println!(
-        "engine overhead, full auction, {BUYERS} instant buyers, {} auctions: p50 {:?}  p99 {:?}  p99.9 {:?}  max {:?}",
+        "engine overhead, full auction, {BUYERS} instant buyers{}, {} auctions: p50 {:?}  p99 {:?}  p99.9 {:?}  max {:?}",
+        if controls { " with caps, schedules, breakers" } else { "" },
         samples.len(),
         at(0.50),
         at(0.99),
