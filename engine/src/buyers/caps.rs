@@ -225,9 +225,9 @@ impl BuyerCaps {
         // Validated at load; UTC only if the schedule's zone is bad, which its own check refuses.
         let tz = zone.and_then(|z| z.parse().ok()).unwrap_or(Tz::UTC);
         let ledger = |publisher: Option<&str>, limits: Vec<Limit>| {
-            CapLedger::new(Arc::clone(id), publisher.map(Into::into), tz, caps.threshold_percent, limits)
+            CapLedger::new(Arc::clone(id), publisher.map(Into::into), tz, caps.threshold(), limits)
         };
-        let own = caps.own().limits();
+        let own = caps.limits();
         Some(BuyerCaps {
             own: (!own.is_empty()).then(|| ledger(None, own)),
             // A BTreeMap iterates in key order: the list comes out sorted.

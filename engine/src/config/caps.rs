@@ -7,8 +7,9 @@ use serde::Deserialize;
 
 use crate::protocol::money::Micros;
 
-/// `caps = { hourly, daily, weekly, monthly, budget_daily, budget_monthly, ... }`.
-#[derive(Debug, Clone, Deserialize)]
+/// `caps = { hourly, daily, weekly, monthly, budget_daily, budget_monthly, ... }`. The same
+/// table, with limits only, gives a buyer's caps for one publisher (`publishers.<id>`).
+#[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Caps {
     /// Leads per hour.
@@ -29,39 +30,18 @@ pub struct Caps {
     /// Spend per calendar month.
     #[serde(default)]
     pub budget_monthly: Option<Micros>,
-    /// `buyer.cap_threshold_reached` fires when a cap's use reaches this share of it (percent).
-    #[serde(default = "default_threshold")]
-    pub threshold_percent: u8,
-    /// Time zone of the windows (IANA name); default: the schedule's, else UTC.
+    /// `buyer.cap_threshold_reached` fires when a cap's use reaches this share of it (percent,
+    /// default 80). Buyer level only.
+    #[serde(default)]
+    pub threshold_percent: Option<u8>,
+    /// Time zone of the windows (IANA name); default: the schedule's, else UTC. Buyer level
+    /// only.
     #[serde(default)]
     pub timezone: Option<String>,
-    /// The same limits per publisher: `publishers = { pub1 = { daily = 10 } }`.
+    /// The same limits per publisher: `publishers = { pub1 = { daily = 10 } }`. Buyer level
+    /// only.
     #[serde(default)]
-    pub publishers: BTreeMap<String, PublisherCaps>,
-}
-
-/// Limits on what one buyer takes from one publisher.
-#[derive(Debug, Clone, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct PublisherCaps {
-    /// Leads per hour.
-    #[serde(default)]
-    pub hourly: Option<u32>,
-    /// Leads per day.
-    #[serde(default)]
-    pub daily: Option<u32>,
-    /// Leads per week.
-    #[serde(default)]
-    pub weekly: Option<u32>,
-    /// Leads per calendar month.
-    #[serde(default)]
-    pub monthly: Option<u32>,
-    /// Spend per day.
-    #[serde(default)]
-    pub budget_daily: Option<Micros>,
-    /// Spend per calendar month.
-    #[serde(default)]
-    pub budget_monthly: Option<Micros>,
+    pub publishers: BTreeMap<String, Caps>,
 }
 
 fn default_threshold() -> u8 {
@@ -117,8 +97,8 @@ impl Limit {
     }
 }
 
-impl PublisherCaps {
-    /// The limits set, in a fixed order.
+impl Caps {
+    /// The limits set (not those per publisher), in a fixed order.
     pub fn limits(&self) -> Vec<Limit> {
         let counts = [
             (Period::Hour, self.hourly),
@@ -138,21 +118,14 @@ impl PublisherCaps {
 }
 
 impl Caps {
-    /// The buyer's own limits (those not per publisher).
-    pub fn own(&self) -> PublisherCaps {
-        PublisherCaps {
-            hourly: self.hourly,
-            daily: self.daily,
-            weekly: self.weekly,
-            monthly: self.monthly,
-            budget_daily: self.budget_daily,
-            budget_monthly: self.budget_monthly,
-        }
+    /// The threshold for `buyer.cap_threshold_reached`, percent.
+    pub fn threshold(&self) -> u8 {
+        self.threshold_percent.unwrap_or_else(default_threshold)
     }
 
     /// Checks the values; `Err((key under caps, message))`.
     pub(super) fn validate(&self) -> Result<(), (String, String)> {
-        if !(1..=100).contains(&self.threshold_percent) {
+        if !(1..=100).contains(&self.threshold()) {
             return Err(("threshold_percent".into(), "must be between 1 and 100".into()));
         }
         if let Some(tz) = &self.timezone
@@ -160,7 +133,7 @@ impl Caps {
         {
             return Err(("timezone".into(), format!("\"{tz}\" is not an IANA time zone (e.g. America/Chicago)")));
         }
-        let check = |prefix: String, caps: &PublisherCaps| {
+        let check = |prefix: String, caps: &Caps| {
             for limit in caps.limits() {
                 if limit.spend && !Micros(limit.max).is_positive() {
                     return Err((format!("{prefix}{}", limit.key()), "a budget must be above zero".to_owned()));
@@ -168,11 +141,15 @@ impl Caps {
             }
             Ok(())
         };
-        check(String::new(), &self.own())?;
+        check(String::new(), self)?;
         for (publisher, caps) in &self.publishers {
-            super::de::check_id(publisher).map_err(|m| (format!("publishers.{publisher}"), m.to_owned()))?;
+            let key = format!("publishers.{publisher}");
+            super::de::check_id(publisher).map_err(|m| (key.clone(), m.to_owned()))?;
             if caps.limits().is_empty() {
-                return Err((format!("publishers.{publisher}"), "set at least one limit".into()));
+                return Err((key, "set at least one limit".into()));
+            }
+            if caps.threshold_percent.is_some() || caps.timezone.is_some() || !caps.publishers.is_empty() {
+                return Err((key, "takes limits only; threshold_percent and timezone are set for the buyer".into()));
             }
             check(format!("publishers.{publisher}."), caps)?;
         }

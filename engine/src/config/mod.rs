@@ -19,7 +19,7 @@ use serde::Deserialize;
 use crate::protocol::money::Micros;
 
 pub use buyer::{AttrRule, BuyerBreakerConfig, BuyerConfig, RuleValue, TransportKind, ZipFilter};
-pub use caps::{Caps, Limit, Period, PublisherCaps};
+pub use caps::{Caps, Limit, Period};
 pub use de::{KeyDigest, SigningSecret};
 /// The `headers` table check, shared with the webhook API (same names refused, same errors).
 pub(crate) use de::{check_id, headers as parse_headers};

@@ -661,12 +661,17 @@ fn caps_are_checked_at_load() {
     let caps = load(&one_buyer(
         "caps = { hourly = 2, daily = 10, weekly = 40, monthly = 100, budget_daily = \"50.00\", budget_monthly = \"900\", threshold_percent = 90, timezone = \"America/Chicago\" }",
     ));
-    let limits = caps.buyers[0].caps.as_ref().expect("caps").own().limits();
+    let limits = caps.buyers[0].caps.as_ref().expect("caps").limits();
     assert_eq!(limits.len(), 6);
     refused_at(&one_buyer("caps = { daily = 5, threshold_percent = 0 }"), "buyers[0].caps", "threshold_percent");
     refused_at(&one_buyer("caps = { daily = 5, timezone = \"Mars/Olympus\" }"), "buyers[0].caps", "IANA");
     refused_at(&one_buyer("caps = { budget_daily = \"0\" }"), "buyers[0].caps", "above zero");
     refused_at(&one_buyer("caps = { publishers = { nobody = { daily = 1 } } }"), "buyers[0].caps", "no publisher");
+    refused_at(
+        &one_buyer("caps = { publishers = { pub1 = { daily = 1, timezone = \"UTC\" } } }"),
+        "buyers[0].caps",
+        "limits only",
+    );
     refused_at(&one_buyer("caps = { daily = -1 }"), "buyers[0].caps.daily", "");
 }
 
