@@ -82,3 +82,22 @@ async fn a_failing_buyer_trips_its_circuit_and_stops_being_pinged() {
     assert_eq!(events[0].0, "buyer.circuit_opened");
     assert_eq!(events[0].1["data"]["buyer_id"], "broken");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn timeouts_every_buyer_shares_do_not_trip_their_circuits() {
+    // Three buyers all answer after the deadline, as they would all seem to if this engine were
+    // overloaded: their circuits must stay closed (a breaker that trips on the engine's own
+    // trouble would turn an overload into an outage).
+    let slow = || Behavior::bid("5.00").ping_after(std::time::Duration::from_millis(150));
+    let fake = FakeBuyers::start(&[("a", slow()), ("b", slow()), ("c", slow())]).await;
+    let breaker = "breaker = { failures = 2, rate = 0 }";
+    let buyers = fake.buyer_toml("a", breaker) + &fake.buyer_toml("b", breaker) + &fake.buyer_toml("c", breaker);
+    let engine = Engine::start(&config(&format!("[auction]\nping_timeout_ms = 30\n{buyers}"))).await;
+    for _ in 0..4 {
+        assert_eq!(engine.lead(LEAD).await.json()["outcome"], "unsold");
+    }
+    for buyer in ["a", "b", "c"] {
+        assert_eq!(fake.pings_to(buyer).len(), 4, "{buyer} was pinged for every lead");
+    }
+    engine.stop().await.unwrap();
+}

@@ -2,6 +2,12 @@
 //! cascade (the breaker's lock is never taken between the pings and the posts). A circuit
 //! that opens or closes becomes a `buyer.circuit_opened` / `buyer.circuit_closed` event of
 //! this auction.
+//!
+//! Timeouts that most buyers of an auction share are not held against them: when the engine
+//! (or its network) is the one falling behind, every buyer misses the deadline at once, and
+//! opening every circuit would turn an overload into an outage (a load test found exactly
+//! that: past its limit the engine tripped all ten buyers and answered `unsold` to everything).
+//! A buyer that times out while the others answer is still counted.
 
 use std::sync::Arc;
 
@@ -18,9 +24,17 @@ pub struct Outcomes<'a> {
     pub count_timeouts: bool,
 }
 
+/// Whether `timeouts` of `pinged` buyers timing out in one auction is a common-mode failure
+/// (the engine's or the network's, not the buyers'): more than half of at least three.
+pub fn common_mode(timeouts: usize, pinged: usize) -> bool {
+    pinged >= 3 && timeouts * 2 > pinged
+}
+
 /// Records every ping's and post's result; returns the circuits' transitions as events.
-pub fn record(pings: &[PingRecord], posts: &[PostRecord], outcomes: Outcomes<'_>) -> Vec<BuyerEvent> {
+pub fn record(pings: &[PingRecord], posts: &[PostRecord], mut outcomes: Outcomes<'_>) -> Vec<BuyerEvent> {
     let now = crate::store::now_ms();
+    let timeouts = pings.iter().filter(|p| p.result == PingResult::Timeout).count();
+    outcomes.count_timeouts &= !common_mode(timeouts, pings.len());
     let mut events = Vec::new();
     let mut push = |ping: &PingRecord, opened: Option<bool>| {
         if let Some(opened) = opened {
@@ -43,4 +57,19 @@ pub fn record(pings: &[PingRecord], posts: &[PostRecord], outcomes: Outcomes<'_>
         }
     }
     events
+}
+
+#[cfg(test)]
+mod tests {
+    use super::common_mode;
+
+    #[test]
+    fn timeouts_most_buyers_share_are_the_engines() {
+        assert!(!common_mode(1, 1), "a lone buyer's timeout counts");
+        assert!(!common_mode(2, 2), "two buyers: too few to tell");
+        assert!(!common_mode(1, 10), "one slow buyer among ten counts");
+        assert!(!common_mode(5, 10), "half is not most");
+        assert!(common_mode(6, 10));
+        assert!(common_mode(3, 3));
+    }
 }
