@@ -6,8 +6,9 @@
 //! through (half-open) while the rest stay held; its success closes the breaker, its failure
 //! re-opens it for another cool-off. What counts as a failure is the caller's business (for a
 //! webhook, [`Outcome::is_endpoint_failure`](crate::webhooks::retry::Outcome::is_endpoint_failure);
-//! for a buyer, `PingResult::is_outage` and `PostResult::is_outage`: timeouts, transport
-//! errors, bad statuses and malformed answers, while a no-bid or a declined post is a success).
+//! for a buyer, `PingResult::health` and `PostResult::health`: transport errors, bad statuses
+//! and malformed answers fail, timeouts go through [`Breaker::record_timeout`], and a no-bid or
+//! a declined post is a success).
 //!
 //! The caller remembers which attempt in flight is the probe (the one admitted with
 //! [`Admission::Probe`]) and says so when its result comes: once the breaker has opened, only
@@ -172,6 +173,27 @@ impl Breaker {
     /// re-opens it for another cool-off. Any other result while open or half-open is late and
     /// changes nothing.
     pub fn record(&mut self, failed: bool, probe: bool, now: UnixMs, settings: BreakerSettings) -> Transition {
+        self.apply(failed, failed, probe, now, settings)
+    }
+
+    /// Records a timeout: a failure for the rate rule and for a probe, but not one of the
+    /// consecutive failures (nor a success that resets them). Timeouts are the noisiest sign of
+    /// trouble, and the one most often caused by the caller's own load: a run of them trips
+    /// the breaker only through the rate rule, over a whole window.
+    pub fn record_timeout(&mut self, probe: bool, now: UnixMs, settings: BreakerSettings) -> Transition {
+        self.apply(true, false, probe, now, settings)
+    }
+
+    /// `failed` counts in the rate window and for a probe; `consecutive` also in the count of
+    /// consecutive failures (a success, `!failed`, resets it).
+    fn apply(
+        &mut self,
+        failed: bool,
+        consecutive: bool,
+        probe: bool,
+        now: UnixMs,
+        settings: BreakerSettings,
+    ) -> Transition {
         let before = self.state;
         if let State::Closed { .. } = before
             && let Some(rule) = &settings.rate
@@ -182,10 +204,10 @@ impl Breaker {
         self.state = match (before, failed) {
             (State::Closed { .. }, false) => State::Closed { failures: 0 },
             (State::Closed { failures }, true) => {
-                let failures = failures.saturating_add(1);
-                let consecutive = settings.failures > 0 && failures >= settings.failures;
+                let failures = if consecutive { failures.saturating_add(1) } else { failures };
+                let in_a_row = consecutive && settings.failures > 0 && failures >= settings.failures;
                 let rate = settings.rate.as_ref().is_some_and(|rule| self.window.trips(now, rule));
-                if consecutive || rate { open } else { State::Closed { failures } }
+                if in_a_row || rate { open } else { State::Closed { failures } }
             }
             (State::HalfOpen, false) if probe => State::Closed { failures: 0 },
             (State::HalfOpen, true) if probe => open,
@@ -460,5 +482,42 @@ mod tests {
         // The window starts empty on closing: 9 failures of 9 do not open it again.
         feed(&mut breaker, 0, 9, 60_070, RATE);
         assert_eq!(breaker.admit(60_080), Admission::Go);
+    }
+
+    #[test]
+    fn timeouts_trip_only_through_the_rate_rule() {
+        let rate = RateRule { rate: 0.5, min_requests: 20, window_ms: 10_000 };
+        let settings = BreakerSettings { failures: 3, cooloff_ms: 1_000, rate: Some(rate) };
+        let mut breaker = Breaker::default();
+        // Timeouts mixed with successes, a third of the results: never opens, however long.
+        for i in 0..300 {
+            let t = if i % 3 == 0 {
+                breaker.record_timeout(false, i * 10, settings)
+            } else {
+                breaker.record(false, false, i * 10, settings)
+            };
+            assert_eq!(t, Transition::None, "result {i}");
+        }
+        let mut breaker = Breaker::default();
+        for i in 0..10 {
+            assert_eq!(
+                breaker.record_timeout(false, i, settings),
+                Transition::None,
+                "ten in a row: not consecutive failures"
+            );
+        }
+        // Hard failures still count in a row, timeouts neither add to nor reset the count.
+        let mut breaker = Breaker::default();
+        assert_eq!(breaker.record(true, false, 0, settings), Transition::None);
+        assert_eq!(breaker.record_timeout(false, 1, settings), Transition::None);
+        assert_eq!(breaker.record(true, false, 2, settings), Transition::None);
+        assert_eq!(breaker.record(true, false, 3, settings), Transition::Opened);
+        // Timeouts alone: open once the window holds 20 results, half of them failed.
+        let mut breaker = Breaker::default();
+        let opened = (0..40).map(|i| breaker.record_timeout(false, i, settings)).position(|t| t == Transition::Opened);
+        assert_eq!(opened, Some(19), "the 20th result trips the rate rule");
+        // A probe that times out re-opens.
+        assert_eq!(breaker.admit(2_000), Admission::Probe);
+        assert_eq!(breaker.record_timeout(true, 2_001, settings), Transition::Opened);
     }
 }

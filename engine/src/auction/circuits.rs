@@ -48,12 +48,12 @@ pub fn record(pings: &[PingRecord], posts: &[PostRecord], mut outcomes: Outcomes
             // Not counted; a probe among them is given up after a cool-off (`Circuit::admit`).
             continue;
         }
-        push(ping, circuit.record(ping.result.is_outage(), probe, now));
+        push(ping, circuit.record(ping.result.health(), probe, now));
     }
     for post in posts {
         let ping = &pings[post.ping];
         if let Some(circuit) = &ping.buyer.circuit {
-            push(ping, circuit.record(post.result.is_outage(), false, now));
+            push(ping, circuit.record(post.result.health(), false, now));
         }
     }
     events

@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use crate::buyers::Buyer;
 use crate::buyers::caps::CapEvent;
+use crate::buyers::circuit::Health;
 use crate::protocol::answer::{LeadAnswer, Outcome, Timings};
 use crate::protocol::bid::InvalidBid;
 use crate::protocol::money::Micros;
@@ -122,27 +123,28 @@ pub enum BuyerEvent {
 }
 
 impl PingResult {
-    /// Whether this says the buyer is failing (its circuit breaker counts it): no answer, a
-    /// broken exchange, a bad status or an answer not in the contract's shape. A no-bid or a
-    /// bid with a bad price is the buyer's decision, not an outage.
-    pub fn is_outage(&self) -> bool {
+    /// What this says about the buyer's health (its circuit breaker counts it): a broken
+    /// exchange, a bad status or an answer not in the contract's shape is a failure; no answer
+    /// in time a timeout. A no-bid or a bid with a bad price is the buyer's decision.
+    pub fn health(&self) -> Health {
         match self {
-            PingResult::Timeout | PingResult::Failed(_) => true,
-            PingResult::Invalid(reason) => matches!(reason, InvalidBid::Status | InvalidBid::Malformed),
-            PingResult::Bid { .. } | PingResult::NoBid => false,
+            PingResult::Timeout => Health::TimedOut,
+            PingResult::Failed(_) => Health::Failed,
+            PingResult::Invalid(InvalidBid::Status | InvalidBid::Malformed) => Health::Failed,
+            PingResult::Invalid(_) | PingResult::Bid { .. } | PingResult::NoBid => Health::Ok,
         }
     }
 }
 
 impl PostResult {
-    /// Whether this says the buyer is failing: a timeout, a broken exchange, a 5xx or garbage.
-    /// A declined post (or a 4xx) is the buyer's decision.
-    pub fn is_outage(&self) -> bool {
+    /// What this says about the buyer's health: a broken exchange, a 5xx or garbage is a
+    /// failure; no answer in time a timeout. A declined post (or a 4xx) is the buyer's decision.
+    pub fn health(&self) -> Health {
         match self {
-            PostResult::Timeout | PostResult::Failed(_) => true,
-            PostResult::Rejected(PostRejection::Status(status)) => *status >= 500,
-            PostResult::Rejected(PostRejection::Malformed) => true,
-            PostResult::Rejected(PostRejection::Declined(_)) | PostResult::Accepted { .. } => false,
+            PostResult::Timeout => Health::TimedOut,
+            PostResult::Failed(_) | PostResult::Rejected(PostRejection::Malformed) => Health::Failed,
+            PostResult::Rejected(PostRejection::Status(status)) if *status >= 500 => Health::Failed,
+            PostResult::Rejected(_) | PostResult::Accepted { .. } => Health::Ok,
         }
     }
 }

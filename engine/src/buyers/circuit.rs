@@ -3,9 +3,10 @@
 //! circuit is closed (the usual case). A buyer that times out or errors too often is not
 //! pinged for a cool-off, then one probe ping decides.
 //!
-//! What counts as a failure is the auction's call (`PingResult::is_outage`,
-//! `PostResult::is_outage`): timeouts, transport errors, answers not in the contract's shape,
-//! 5xx. No-bids, declined posts and bids with a bad price are business, not outages.
+//! What counts as a failure is the auction's call (`PingResult::health`, `PostResult::health`):
+//! transport errors, answers not in the contract's shape, 5xx are failures; timeouts are
+//! failures for the rate rule and for a probe only ([`Breaker::record_timeout`]). No-bids,
+//! declined posts and bids with a bad price are business, not outages.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 
@@ -15,6 +16,17 @@ use parking_lot::Mutex;
 use super::Skip;
 use crate::breaker::{Admission, Breaker, BreakerSettings, Transition};
 use crate::store::UnixMs;
+
+/// What one ping or post says about a buyer's health.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Health {
+    /// It answered (whatever it answered).
+    Ok,
+    /// It failed: no connection, a broken exchange, a 5xx, an answer not in the contract's shape.
+    Failed,
+    /// It did not answer in time.
+    TimedOut,
+}
 
 /// Whether a ping may go, and whether it is the probe.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -79,9 +91,13 @@ impl Circuit {
     /// Records a result (`probe`: of the ping admitted as the probe); `Some(opened)` when the
     /// circuit opened (from closed) or closed. A failed probe re-opens it for another
     /// cool-off without a second "opened".
-    pub fn record(&self, failed: bool, probe: bool, now: UnixMs) -> Option<bool> {
+    pub fn record(&self, health: Health, probe: bool, now: UnixMs) -> Option<bool> {
         let mut inner = self.inner.lock();
-        let transition = inner.breaker.record(failed, probe, now, self.settings);
+        let transition = match health {
+            Health::Ok => inner.breaker.record(false, probe, now, self.settings),
+            Health::Failed => inner.breaker.record(true, probe, now, self.settings),
+            Health::TimedOut => inner.breaker.record_timeout(probe, now, self.settings),
+        };
         if probe {
             inner.probe_since = None;
         }
@@ -109,16 +125,16 @@ mod tests {
     #[test]
     fn opens_on_failures_holds_for_the_cooloff_probes_once_and_closes() {
         let circuit = Circuit::new(SETTINGS, Gauge::noop());
-        assert_eq!(circuit.record(false, false, 0), None);
-        assert_eq!(circuit.record(true, false, 1), None);
-        assert_eq!(circuit.record(true, false, 2), None);
+        assert_eq!(circuit.record(Health::Ok, false, 0), None);
+        assert_eq!(circuit.record(Health::Failed, false, 1), None);
+        assert_eq!(circuit.record(Health::Failed, false, 2), None);
         assert_eq!(circuit.admit(2), Ok(Admit::Go), "still closed");
-        assert_eq!(circuit.record(true, false, 3), Some(true));
+        assert_eq!(circuit.record(Health::Failed, false, 3), Some(true));
         assert_eq!(circuit.admit(500), Err(Skip::CircuitOpen), "held during the cool-off");
         assert_eq!(circuit.admit(1_003), Ok(Admit::Probe), "one probe after it");
         assert_eq!(circuit.admit(1_004), Err(Skip::CircuitOpen), "only one");
-        assert_eq!(circuit.record(true, false, 1_010), None, "a late result of an older ping moves nothing");
-        assert_eq!(circuit.record(false, true, 1_050), Some(false), "the probe closes it");
+        assert_eq!(circuit.record(Health::Failed, false, 1_010), None, "a late result of an older ping moves nothing");
+        assert_eq!(circuit.record(Health::Ok, true, 1_050), Some(false), "the probe closes it");
         assert_eq!(circuit.admit(1_051), Ok(Admit::Go));
     }
 
@@ -126,20 +142,24 @@ mod tests {
     fn a_failed_probe_reopens_for_a_fresh_cooloff() {
         let circuit = Circuit::new(SETTINGS, Gauge::noop());
         for now in 0..3 {
-            circuit.record(true, false, now);
+            circuit.record(Health::Failed, false, now);
         }
         assert_eq!(circuit.admit(2_000), Ok(Admit::Probe));
-        assert_eq!(circuit.record(true, true, 2_002), None, "a failed probe re-opens, without a second event");
+        assert_eq!(
+            circuit.record(Health::Failed, true, 2_002),
+            None,
+            "a failed probe re-opens, without a second event"
+        );
         assert_eq!(circuit.admit(2_500), Err(Skip::CircuitOpen));
         assert_eq!(circuit.admit(3_002), Ok(Admit::Probe), "a fresh cool-off from the failed probe");
-        assert_eq!(circuit.record(false, true, 3_010), Some(false), "closed: one event");
+        assert_eq!(circuit.record(Health::Ok, true, 3_010), Some(false), "closed: one event");
     }
 
     #[test]
     fn a_probe_never_recorded_is_given_up_after_a_cooloff() {
         let circuit = Circuit::new(SETTINGS, Gauge::noop());
         for now in 0..3 {
-            circuit.record(true, false, now);
+            circuit.record(Health::Failed, false, now);
         }
         assert_eq!(circuit.admit(1_002), Ok(Admit::Probe));
         // Its auction never records it (a failed task, say).
@@ -160,10 +180,11 @@ mod tests {
                         let now = i64::from(i);
                         match circuit.admit(now) {
                             Ok(Admit::Probe) => {
-                                circuit.record((i + t) % 2 == 0, true, now);
+                                let health = if (i + t) % 2 == 0 { Health::Failed } else { Health::Ok };
+                                circuit.record(health, true, now);
                             }
                             _ => {
-                                circuit.record(true, false, now);
+                                circuit.record(Health::Failed, false, now);
                             }
                         }
                     }
