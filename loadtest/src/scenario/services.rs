@@ -162,12 +162,22 @@ pub async fn start_sim(launch: &Launch, sim: &SimConfig, out: &Path) -> Result<S
 }
 
 /// Writes `out/engine.toml` for the scenario with the simulator at `sim`, and returns it
-/// parsed (a key the engine refuses is an error here, before it starts).
+/// parsed (a key the engine refuses is an error here, before it starts). The store of a
+/// previous run in `out` is removed: every run starts from an empty store (a store grown by
+/// earlier runs, with its circuit, cap and dedupe history, would make runs incomparable).
 pub fn engine_config(
     scenario: &Scenario,
     sim: SocketAddr,
     out: &Path,
 ) -> Result<engine::config::Config, ScenarioError> {
+    for leftover in ["engine.db", "engine.db-wal", "engine.db-shm", "engine.db.lock"] {
+        match std::fs::remove_file(out.join(leftover)) {
+            Err(error) if error.kind() != std::io::ErrorKind::NotFound => {
+                return Err(ScenarioError::Write { path: out.join(leftover), source: error });
+            }
+            _ => {}
+        }
+    }
     let path = out.join("engine.toml");
     let quote = |text: &str| serde_json::Value::from(text).to_string();
     let text = format!(
