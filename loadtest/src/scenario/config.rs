@@ -57,6 +57,8 @@ struct ScenarioFile {
     slo: Slo,
     #[serde(default)]
     baseline: bool,
+    #[serde(default = "defaults::buyer_breakers")]
+    buyer_breakers: bool,
 }
 
 /// A loaded, validated scenario.
@@ -89,6 +91,10 @@ pub struct Scenario {
     pub slo: Slo,
     /// Run the same steps against the bare-hyper baseline after the engine.
     pub baseline: bool,
+    /// Leave the engine's buyer circuit breakers on (the default). A scenario that measures
+    /// what a failing buyer does to every auction turns them off, or the engine would soon stop
+    /// pinging that buyer.
+    pub buyer_breakers: bool,
 }
 
 /// Where the simulated buyers come from.
@@ -299,6 +305,7 @@ impl ScenarioFile {
             stop_after_failures: self.stop_after_failures,
             slo: self.slo,
             baseline: self.baseline,
+            buyer_breakers: self.buyer_breakers,
         })
     }
 }
@@ -332,6 +339,9 @@ mod defaults {
         5_000
     }
     /// Two failing steps in a row: one can be a hiccup of a shared machine, two are a limit.
+    pub fn buyer_breakers() -> bool {
+        true
+    }
     pub fn stop_after_failures() -> usize {
         2
     }

@@ -178,6 +178,12 @@ pub fn engine_config(
             _ => {}
         }
     }
+    let mut buyers = bidder_sim::engine_buyers_toml(&scenario.sim, &format!("http://{sim}"));
+    if !scenario.buyer_breakers {
+        // Each generated `[[buyers]]` header opens a buyer's table: its first key turns its
+        // circuit breaker off.
+        buyers = buyers.replace("[[buyers]]\n", "[[buyers]]\nbreaker = { enabled = false }\n");
+    }
     let path = out.join("engine.toml");
     let quote = |text: &str| serde_json::Value::from(text).to_string();
     let text = format!(
@@ -196,7 +202,7 @@ pub fn engine_config(
         ping = scenario.ping_timeout_ms,
         total = scenario.total_timeout_ms,
         key = hex::encode(Sha256::digest(PUBLISHER_KEY)),
-        buyers = bidder_sim::engine_buyers_toml(&scenario.sim, &format!("http://{sim}")),
+        buyers = buyers,
     );
     write(&path, &text)?;
     engine::config::Config::from_toml(&text).map_err(|error| {
@@ -260,4 +266,27 @@ pub async fn start_baseline(
 
 fn write(path: &Path, text: &str) -> Result<(), ScenarioError> {
     std::fs::write(path, text).map_err(|source| ScenarioError::Write { path: path.to_owned(), source })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn buyer_breakers_off_reaches_every_buyer_and_a_run_starts_from_an_empty_store() {
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let slo = "slo = { p99_ms = 150, max_error_rate = 0.001 }\nsteps = [{ rate = 10, seconds = 1 }]\n";
+        let load = |extra: &str| {
+            Scenario::from_toml(&format!("buyers = 3\n{slo}{extra}"), "s", dir.path())
+                .unwrap_or_else(|e| panic!("{e:?}"))
+        };
+        let sim: SocketAddr = ([127, 0, 0, 1], 9).into();
+        std::fs::write(dir.path().join("engine.db"), b"an earlier run").unwrap_or_else(|e| panic!("{e}"));
+        let on = engine_config(&load(""), sim, dir.path()).unwrap_or_else(|e| panic!("{e}"));
+        assert!(on.buyers.iter().all(|b| b.breaker.enabled), "on by default");
+        assert!(!dir.path().join("engine.db").exists(), "the earlier run's store is gone");
+        let off = engine_config(&load("buyer_breakers = false\n"), sim, dir.path()).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(off.buyers.len(), 3);
+        assert!(off.buyers.iter().all(|b| !b.breaker.enabled));
+    }
 }
