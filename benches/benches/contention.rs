@@ -103,7 +103,7 @@ fn caps(c: &mut Criterion) {
             Limit { period: Period::Day, spend: false, max: i64::MAX / 4 },
             Limit { period: Period::Day, spend: true, max: i64::MAX / 4 },
         ];
-        CapLedger::new("b".into(), None, "America/Chicago".parse().expect("zone"), 80, limits)
+        CapLedger::new("b".into(), None, "America/Chicago".parse().expect("zone"), 80, limits, Micros(1))
     };
     let mut group = c.benchmark_group("caps_check_reserve_settle");
     for threads in [1u64, 2, 4] {

@@ -53,8 +53,12 @@ pub struct CapLedger {
     limits: Box<[Limit]>,
     /// Until when some window is full (0: none is): the lock-free check before a ping.
     full_until: AtomicI64,
-    /// A limit of 0: full in every window, from the start.
-    zero: bool,
+    /// The cheapest lead the buyer can buy (its floor, at least one micro-unit): a budget with
+    /// less than this left is full.
+    min_spend: i64,
+    /// A limit too small for even one lead (a count of 0, a budget under `min_spend`): full in
+    /// every window, from the start.
+    never_room: bool,
     windows: Mutex<Vec<Window>>,
 }
 
@@ -71,16 +75,18 @@ struct Window {
 }
 
 impl CapLedger {
-    /// A ledger over `limits` in zone `tz`.
+    /// A ledger over `limits` in zone `tz`, for a buyer whose cheapest lead costs `floor`.
     pub fn new(
         buyer_id: Arc<str>,
         publisher_id: Option<Arc<str>>,
         tz: Tz,
         threshold_percent: u8,
         limits: Vec<Limit>,
+        floor: Micros,
     ) -> CapLedger {
         let windows = Mutex::new(vec![Window::default(); limits.len()]);
-        let zero = limits.iter().any(|l| l.max <= 0);
+        let min_spend = floor.0.max(1);
+        let never_room = limits.iter().any(|l| l.max < smallest(l, min_spend));
         CapLedger {
             buyer_id,
             publisher_id,
@@ -88,14 +94,15 @@ impl CapLedger {
             threshold_percent,
             limits: limits.into(),
             full_until: AtomicI64::new(0),
-            zero,
+            min_spend,
+            never_room,
             windows,
         }
     }
 
     /// False while some window is known to be full.
     pub fn has_room(&self, now: UnixMs) -> bool {
-        !self.zero && now >= self.full_until.load(Ordering::Acquire)
+        !self.never_room && now >= self.full_until.load(Ordering::Acquire)
     }
 
     /// Takes one lead at `price` out of every window, or nothing if any would go over.
@@ -190,17 +197,26 @@ impl CapLedger {
         }
     }
 
+    /// Full: a window without room for even the cheapest lead (no lead left, or less budget
+    /// left than the buyer's floor).
     fn update_full(&self, windows: &[Window]) {
         let until = self
             .limits
             .iter()
             .zip(windows)
-            .filter(|(limit, w)| w.used.saturating_add(w.reserved) >= limit.max)
+            .filter(|(limit, w)| {
+                w.used.saturating_add(w.reserved).saturating_add(smallest(limit, self.min_spend)) > limit.max
+            })
             .map(|(_, w)| w.end)
             .max()
             .unwrap_or(0);
         self.full_until.store(until, Ordering::Release);
     }
+}
+
+/// The least one lead can count for against `limit`.
+fn smallest(limit: &Limit, min_spend: i64) -> i64 {
+    if limit.spend { min_spend } else { 1 }
 }
 
 /// What a sale at `price` counts for against `limit`.
@@ -219,13 +235,14 @@ pub struct BuyerCaps {
 
 impl BuyerCaps {
     /// The caps of a configured buyer; `None` when it has none.
-    pub fn from_config(buyer: &BuyerConfig, id: &Arc<str>) -> Option<BuyerCaps> {
+    /// `floor`: the buyer's effective floor (a budget with less left is full).
+    pub fn from_config(buyer: &BuyerConfig, id: &Arc<str>, floor: Micros) -> Option<BuyerCaps> {
         let caps = buyer.caps.as_ref()?;
         let zone = caps.timezone.as_deref().or(buyer.schedule.as_ref().map(|s| s.timezone.name()));
         // Validated at load; UTC only if the schedule's zone is bad, which its own check refuses.
         let tz = zone.and_then(|z| z.parse().ok()).unwrap_or(Tz::UTC);
         let ledger = |publisher: Option<&str>, limits: Vec<Limit>| {
-            CapLedger::new(Arc::clone(id), publisher.map(Into::into), tz, caps.threshold(), limits)
+            CapLedger::new(Arc::clone(id), publisher.map(Into::into), tz, caps.threshold(), limits, floor)
         };
         let own = caps.limits();
         Some(BuyerCaps {

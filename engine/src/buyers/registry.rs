@@ -84,7 +84,8 @@ impl Registry {
                     ping_content_type,
                     post_content_type,
                 };
-                let caps = BuyerCaps::from_config(b, &id);
+                let floor = b.floor.unwrap_or_default().max(global_floor);
+                let caps = BuyerCaps::from_config(b, &id, floor);
                 let metrics = BuyerMetrics::new(&b.id);
                 let circuit = b.breaker.settings().map(|s| Circuit::new(s, metrics.circuit_state.clone()));
                 Arc::new(Buyer {
@@ -92,10 +93,7 @@ impl Registry {
                     endpoint: Arc::new(endpoint),
                     ping_timeout: b.timeout_ms.map(|ms| Duration::from_millis(ms.into())),
                     post_timeout: b.post_timeout_ms.map(|ms| Duration::from_millis(ms.into())),
-                    limits: PriceLimits {
-                        floor: b.floor.unwrap_or_default().max(global_floor),
-                        max: config.auction.max_bid,
-                    },
+                    limits: PriceLimits { floor, max: config.auction.max_bid },
                     weight: b.quality_weight,
                     paused: b.paused,
                     caps,

@@ -18,7 +18,7 @@ fn spend(period: Period, max: i64) -> Limit {
 }
 
 fn ledger(limits: Vec<Limit>) -> CapLedger {
-    CapLedger::new("acme".into(), None, Tz::UTC, 80, limits)
+    CapLedger::new("acme".into(), None, Tz::UTC, 80, limits, Micros(1))
 }
 
 #[test]
@@ -49,6 +49,21 @@ fn invariant_5_caps_hold_under_concurrency() {
     assert_eq!(sold.load(Ordering::Relaxed), 50);
     assert_eq!(ledger.usage(T0), vec![(count(Period::Day, 50), 50)]);
     assert!(!ledger.has_room(T0));
+}
+
+#[test]
+fn a_budget_with_less_left_than_the_floor_is_full() {
+    let ledger =
+        CapLedger::new("acme".into(), None, Tz::UTC, 80, vec![spend(Period::Day, 30_000_000)], Micros(8_000_000));
+    for _ in 0..3 {
+        assert!(ledger.has_room(T0));
+        assert!(ledger.reserve(Micros(9_000_000), T0));
+        ledger.commit(Micros(9_000_000), T0, &mut Vec::new());
+    }
+    // 27.00 of 30.00 spent: 3.00 left, under the 8.00 floor: not worth a ping.
+    assert!(!ledger.has_room(T0));
+    let tiny = CapLedger::new("acme".into(), None, Tz::UTC, 80, vec![spend(Period::Day, 5_000_000)], Micros(8_000_000));
+    assert!(!tiny.has_room(T0), "a budget under the floor never has room");
 }
 
 #[test]
@@ -150,7 +165,7 @@ caps = { daily = 3, publishers = { pub1 = { daily = 1 } } }
 "#,
     )
     .expect("config");
-    let caps = BuyerCaps::from_config(&config.buyers[0], &"acme".into()).expect("caps");
+    let caps = BuyerCaps::from_config(&config.buyers[0], &"acme".into(), Micros(1)).expect("caps");
     let hold = caps.reserve("pub1", Micros(1), T0).expect("room");
     assert!(!caps.has_room("pub1", T0));
     assert!(caps.has_room("pub2", T0), "other publishers still have the buyer's room");
@@ -165,7 +180,7 @@ caps = { daily = 3, publishers = { pub1 = { daily = 1 } } }
     assert!(caps.reserve("pub2", Micros(1), T0).is_some(), "3rd of the buyer's 3");
 
     // Rebuilt from the store, the per-publisher cap is full again for pub1 only.
-    let rebuilt = BuyerCaps::from_config(&config.buyers[0], &"acme".into()).expect("caps");
+    let rebuilt = BuyerCaps::from_config(&config.buyers[0], &"acme".into(), Micros(1)).expect("caps");
     rebuilt.restore("pub1", Micros(1), T0, T0 + 1);
     assert!(!rebuilt.has_room("pub1", T0 + 1));
     assert!(rebuilt.has_room("pub2", T0 + 1));
