@@ -139,7 +139,7 @@ pub struct Ramp {
     pub seconds: f64,
 }
 
-/// `slo = { p99_ms, max_error_rate }`: what a step must hold.
+/// `slo = { p99_ms, max_error_rate, min_sold_share }`: what a step must hold.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Slo {
@@ -149,6 +149,10 @@ pub struct Slo {
     /// Highest acceptable share of errors (non-200 answers, client timeouts, connection
     /// errors) among the leads sent.
     pub max_error_rate: f64,
+    /// Lowest acceptable share of `sold` among the 200 answers, if set: an engine that answers
+    /// fast because it stopped selling (every buyer skipped, say) has not sustained the rate.
+    #[serde(default)]
+    pub min_sold_share: Option<f64>,
 }
 
 impl Ramp {
@@ -197,6 +201,9 @@ impl Slo {
         }
         if !(0.0..=1.0).contains(&self.max_error_rate) {
             return Err(("slo.max_error_rate".into(), "must be between 0 and 1 (a share, not a percentage)".into()));
+        }
+        if self.min_sold_share.is_some_and(|s| !(0.0..=1.0).contains(&s)) {
+            return Err(("slo.min_sold_share".into(), "must be between 0 and 1 (a share, not a percentage)".into()));
         }
         Ok(())
     }

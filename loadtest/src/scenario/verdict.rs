@@ -19,6 +19,10 @@ pub struct StepFigures {
     pub answered: u64,
     /// Non-200 answers, client timeouts and connection errors.
     pub errors: u64,
+    /// 200 answers (`sold`, `unsold`, `duplicate`, ...).
+    pub outcomes: u64,
+    /// 200 answers that sold.
+    pub sold: u64,
 }
 
 impl From<&Report> for StepFigures {
@@ -29,6 +33,8 @@ impl From<&Report> for StepFigures {
             sent: report.sent,
             answered: report.latency_ms.count,
             errors: report.errors_by_status.values().sum::<u64>() + report.client_timeouts + report.connection_errors,
+            outcomes: report.outcomes.values().sum(),
+            sold: report.outcomes.get("sold").copied().unwrap_or(0),
         }
     }
 }
@@ -60,6 +66,13 @@ pub enum Miss {
         /// The SLO's limit.
         limit: f64,
     },
+    /// Too few leads sold.
+    SoldShare {
+        /// Measured.
+        share: f64,
+        /// The SLO's limit.
+        limit: f64,
+    },
 }
 
 impl std::fmt::Display for Miss {
@@ -70,12 +83,15 @@ impl std::fmt::Display for Miss {
                 write!(f, "error rate {:.3}% > {:.3}%", error_rate * 100.0, limit * 100.0)
             }
             Miss::P99 { p99_ms, limit } => write!(f, "p99 {p99_ms:.1} ms > {limit} ms"),
+            Miss::SoldShare { share, limit } => {
+                write!(f, "sold {:.1}% < {:.1}%", share * 100.0, limit * 100.0)
+            }
         }
     }
 }
 
-/// Whether a step held the SLO: answers came, the error rate is at most the limit, and the
-/// p99 is at most the limit.
+/// Whether a step held the SLO: answers came, the error rate is at most the limit, the p99 is
+/// at most the limit, and (if the SLO sets one) enough of the answers sold.
 pub fn check(slo: &Slo, step: &StepFigures) -> Result<(), Miss> {
     if step.answered == 0 {
         return Err(Miss::NoAnswers);
@@ -86,6 +102,14 @@ pub fn check(slo: &Slo, step: &StepFigures) -> Result<(), Miss> {
     }
     if step.p99_ms > slo.p99_ms {
         return Err(Miss::P99 { p99_ms: step.p99_ms, limit: slo.p99_ms });
+    }
+    if let Some(limit) = slo.min_sold_share
+        && step.outcomes > 0
+    {
+        let share = step.sold as f64 / step.outcomes as f64;
+        if share < limit {
+            return Err(Miss::SoldShare { share, limit });
+        }
     }
     Ok(())
 }
@@ -135,10 +159,18 @@ pub fn ratio(engine: Option<f64>, baseline: Option<f64>) -> Option<f64> {
 mod tests {
     use super::*;
 
-    const SLO: Slo = Slo { p99_ms: 150.0, max_error_rate: 0.001 };
+    const SLO: Slo = Slo { p99_ms: 150.0, max_error_rate: 0.001, min_sold_share: None };
 
     fn step(rate: f64, p99_ms: f64, sent: u64, errors: u64) -> StepFigures {
-        StepFigures { rate, p99_ms, sent, answered: sent - errors, errors }
+        StepFigures {
+            rate,
+            p99_ms,
+            sent,
+            answered: sent - errors,
+            errors,
+            outcomes: sent - errors,
+            sold: sent - errors,
+        }
     }
 
     #[test]
@@ -146,13 +178,25 @@ mod tests {
         assert_eq!(check(&SLO, &step(100.0, 150.0, 1000, 1)), Ok(()), "p99 at the limit, 0.1% errors");
         assert!(matches!(check(&SLO, &step(100.0, 150.1, 1000, 0)), Err(Miss::P99 { .. })));
         assert!(matches!(check(&SLO, &step(100.0, 10.0, 1000, 2)), Err(Miss::ErrorRate { .. })));
-        let none = StepFigures { rate: 100.0, p99_ms: 0.0, sent: 100, answered: 0, errors: 100 };
+        let none = StepFigures { rate: 100.0, p99_ms: 0.0, sent: 100, answered: 0, errors: 100, outcomes: 0, sold: 0 };
         assert_eq!(check(&SLO, &none), Err(Miss::NoAnswers));
         // Errors are checked first: fast 503s are not a pass.
         let fast_errors = step(100.0, 1.0, 1000, 500);
         assert!(
             matches!(check(&SLO, &fast_errors), Err(Miss::ErrorRate { error_rate, .. }) if (error_rate - 0.5).abs() < 1e-12)
         );
+    }
+
+    #[test]
+    fn a_step_that_stopped_selling_did_not_hold() {
+        // Fast and error-free, but almost nothing sold (every buyer skipped, say).
+        let unsold = StepFigures { sold: 10, ..step(2000.0, 9.0, 10_000, 0) };
+        assert_eq!(check(&SLO, &unsold), Ok(()), "without min_sold_share the SLO does not look");
+        let slo = Slo { min_sold_share: Some(0.9), ..SLO };
+        assert!(matches!(check(&slo, &unsold), Err(Miss::SoldShare { .. })));
+        let mostly_sold = StepFigures { sold: 9_000, ..step(2000.0, 9.0, 10_000, 0) };
+        assert_eq!(check(&slo, &mostly_sold), Ok(()), "90% is enough");
+        assert_eq!(Miss::SoldShare { share: 0.001, limit: 0.9 }.to_string(), "sold 0.1% < 90.0%");
     }
 
     #[test]
