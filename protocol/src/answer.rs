@@ -57,3 +57,11 @@ pub struct Timings {
     /// From intake to the answer.
     pub total: f64,
 }
+
+impl Timings {
+    /// From phase durations, in milliseconds rounded to the microsecond.
+    pub fn from_durations(ping: std::time::Duration, post: std::time::Duration, total: std::time::Duration) -> Timings {
+        let ms = |d: std::time::Duration| (d.as_secs_f64() * 1e6).round() / 1e3;
+        Timings { ping: ms(ping), post: ms(post), total: ms(total) }
+    }
+}

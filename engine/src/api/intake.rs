@@ -6,6 +6,7 @@
 //! a post, say); its record also goes to the auction log off the hot path.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use bytes::Bytes;
 use http::{HeaderValue, Request, Response, StatusCode};
@@ -182,13 +183,12 @@ fn store_busy(error: StoreError) -> ApiError {
 
 /// The answer to a duplicate: no auction, so no price, buyer, ping or post time.
 fn duplicate_answer(lead_id: &str, started: Instant) -> Bytes {
-    let total = (started.elapsed().as_secs_f64() * 1e6).round() / 1e3;
     let answer = LeadAnswer {
         lead_id: lead_id.to_owned(),
         outcome: Outcome::Duplicate,
         price: None,
         buyer_id: None,
-        timings_ms: Timings { ping: 0.0, post: 0.0, total },
+        timings_ms: Timings::from_durations(Duration::ZERO, Duration::ZERO, started.elapsed()),
     };
     // Serializing the answer struct cannot fail.
     Bytes::from(serde_json::to_vec(&answer).unwrap_or_default())

@@ -175,13 +175,12 @@ impl AuctionRecord {
 
     /// The publisher's answer.
     pub fn answer(&self) -> LeadAnswer {
-        let ms = |d: Duration| (d.as_secs_f64() * 1e6).round() / 1e3;
         LeadAnswer {
             lead_id: self.lead_id.to_string(),
             outcome: self.outcome(),
             price: self.sale.as_ref().map(|s| s.price),
             buyer_id: self.sale.as_ref().map(|s| s.buyer_id.to_string()),
-            timings_ms: Timings { ping: ms(self.times.ping), post: ms(self.times.post), total: ms(self.times.total) },
+            timings_ms: Timings::from_durations(self.times.ping, self.times.post, self.times.total),
         }
     }
 }

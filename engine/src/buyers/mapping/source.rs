@@ -226,7 +226,8 @@ pub struct PostView<'a> {
     pub ping_id: &'a str,
     /// The buyer's bid id from its answer, if it sent one.
     pub bid_id: Option<&'a str>,
-    /// The price bid.
+    /// The price posted: what the buyer pays if it accepts (its bid, or less under second
+    /// price).
     pub price: Micros,
     /// The engine's lead id.
     pub lead_id: &'a str,
