@@ -44,7 +44,7 @@ use tokio::sync::{Semaphore, mpsc};
 use tokio_util::task::TaskTracker;
 
 use api::App;
-use api::auth::PublisherKeys;
+use api::auth::Keys;
 use api::idempotency::IdempotencyCache;
 use api::intake::Intake;
 use auction::Auctioneer;
@@ -120,7 +120,7 @@ impl<T: Transport> Engine<T> {
             );
         }
         let (app, records) = build(config, transport, auction::log::RECORD_QUEUE, Arc::clone(&store));
-        restore_idempotency(&app.intake, &*store, config.intake.idempotency_ttl_s).await?;
+        restore_idempotency(&app.intake, &app.keys, &*store, config.intake.idempotency_ttl_s).await?;
         // Caps count from the store: a calendar month in any zone began at most 33 days ago.
         let now = store::now_ms();
         let sales = store.sales_since(now - CAP_LOOKBACK_MS).await.map_err(std::io::Error::other)?;
@@ -178,16 +178,15 @@ impl<T: Transport> Engine<T> {
 }
 
 /// Puts the idempotency keys answered within the TTL back into the cache.
-async fn restore_idempotency<T>(intake: &Intake<T>, store: &dyn Store, ttl_s: u64) -> std::io::Result<()> {
+async fn restore_idempotency<T>(intake: &Intake<T>, keys: &Keys, store: &dyn Store, ttl_s: u64) -> std::io::Result<()> {
     let now = store::now_ms();
     let since = now.saturating_sub(i64::try_from(ttl_s.saturating_mul(1000)).unwrap_or(i64::MAX));
-    let keys = store.idempotency_keys(since).await.map_err(std::io::Error::other)?;
-    for stored in keys {
-        let (Some(answer), Some(publisher)) = (stored.answer, intake.keys.by_id(&stored.key.publisher_id)) else {
-            continue;
-        };
+    let stored_keys = store.idempotency_keys(since).await.map_err(std::io::Error::other)?;
+    for stored in stored_keys {
+        let Some(answer) = stored.answer else { continue };
+        let publisher = keys.publisher_index(&stored.key.publisher_id);
         let age = Duration::from_millis(u64::try_from(now.saturating_sub(stored.created_at)).unwrap_or(0));
-        intake.idempotency.restore(publisher.index, stored.key.key.into(), stored.key.fingerprint, answer, age);
+        intake.idempotency.restore(publisher, stored.key.key.into(), stored.key.fingerprint, answer, age);
     }
     Ok(())
 }
@@ -203,10 +202,14 @@ pub fn build<T: Transport>(
     ops::metrics::install();
     let settings = auction::Settings::from_config(&config.auction);
     let webhooks = api::webhooks::WebhookApi::new(Arc::clone(&store), config);
+    let feedback = api::feedback::FeedbackApi::new(Arc::clone(&store), config);
+    let pull = api::pull::PullApi::new(Arc::clone(&store), config);
+    let reports = api::reports::ReportsApi::new(Arc::clone(&store), config);
+    let admin = api::admin::AdminApi::new(Arc::clone(&store), config);
+    let keys_api = api::keys::KeysApi::new(Arc::clone(&store), config);
     let journal = Journal::new(store, config.durability);
     let (records_tx, records_rx) = mpsc::channel(record_queue.max(1));
     let intake = Intake {
-        keys: PublisherKeys::new(&config.publishers),
         auctioneer: Arc::new(Auctioneer::new(transport, settings).with_journal(journal.clone())),
         registry: Arc::new(Registry::from_config(config)),
         idempotency: Arc::new(IdempotencyCache::new(
@@ -220,7 +223,18 @@ pub fn build<T: Transport>(
         journal,
         dedupe: config.dedupe.clone().map(|d| Arc::new(dedupe::Dedupe::new(d))),
     };
-    (Arc::new(App { intake, health: Arc::new(Health::default()), webhooks }), records_rx)
+    let app = App {
+        keys: Arc::new(Keys::new(config)),
+        intake,
+        health: Arc::new(Health::default()),
+        feedback,
+        pull,
+        reports,
+        admin,
+        keys_api,
+        webhooks,
+    };
+    (Arc::new(app), records_rx)
 }
 
 async fn sweep_idempotency(cache: std::sync::Weak<IdempotencyCache>) {

@@ -165,9 +165,9 @@ async fn unknown_routes_and_methods() {
     let engine = engine_with_buyer(&fake).await;
     let missing = engine.send("GET", "/v1/nothing", &[], "").await;
     assert_eq!((missing.status.as_u16(), missing.code().as_str()), (404, "not_found"));
-    let wrong = engine.send("GET", "/v1/leads", &[], "").await;
+    let wrong = engine.send("DELETE", "/v1/leads", &[], "").await;
     assert_eq!((wrong.status.as_u16(), wrong.code().as_str()), (405, "method_not_allowed"));
-    assert_eq!(wrong.headers.get("allow").map(|v| v.as_bytes()), Some(&b"POST"[..]));
+    assert_eq!(wrong.headers.get("allow").map(|v| v.as_bytes()), Some(&b"GET, POST"[..]));
     engine.stop().await.unwrap();
 }
 

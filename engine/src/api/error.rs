@@ -9,6 +9,7 @@ use http::{HeaderValue, Response, StatusCode};
 use http_body_util::Full;
 
 use crate::protocol::error::{ErrorBody, ErrorDetail};
+use crate::store::StoreError;
 
 /// An error answer.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -65,5 +66,27 @@ impl ApiError {
             response.headers_mut().insert(http::header::RETRY_AFTER, HeaderValue::from(seconds));
         }
         response
+    }
+}
+
+/// A store failure: 503 to retry when it is busy or closing, 500 otherwise (the detail goes
+/// to the log, not to the caller).
+pub fn store_error(error: StoreError) -> ApiError {
+    match error {
+        StoreError::Busy(_) => {
+            ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "busy", "the store is busy; retry shortly").retry_after(1)
+        }
+        StoreError::Closed => {
+            ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "unavailable", "the store is closed").retry_after(1)
+        }
+        StoreError::BadCursor => ApiError::field(
+            "invalid_cursor",
+            "cursor",
+            "not a cursor this API gave; pass `next_cursor` from the previous page as it is",
+        ),
+        StoreError::Backend(detail) => {
+            tracing::error!(error = %detail, "API: store failure");
+            ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "store_error", "the store failed; see the engine's log")
+        }
     }
 }

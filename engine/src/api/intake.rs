@@ -1,4 +1,4 @@
-//! `POST /v1/leads`: authenticate, check the body, validate the lead, honour the
+//! `POST /v1/leads` (a publisher key with the write scope): check the body, validate the lead, honour the
 //! `Idempotency-Key`, dedupe, store the lead, run the auction, store its outcome and events,
 //! answer. A duplicate (dedupe's `reject` mode) is stored closed and answered `duplicate`
 //! without an auction.
@@ -9,14 +9,15 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
-use http::{HeaderValue, Request, Response, StatusCode};
+use http::request::Parts;
+use http::{HeaderValue, Response, StatusCode};
 use http_body_util::Full;
 use hyper::body::Incoming;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc};
 use tokio::time::Instant;
 use tokio_util::task::TaskTracker;
 
-use super::auth::{Publisher, PublisherKeys};
+use super::auth::{Caller, Publisher, Role, Scope};
 use super::error::ApiError;
 use super::idempotency::{self, Claim, IdempotencyCache, Running};
 use super::{body, json_response, validate};
@@ -34,8 +35,6 @@ use crate::transport::Transport;
 /// Everything intake needs.
 #[derive(Debug)]
 pub struct Intake<T> {
-    /// Publisher keys.
-    pub keys: PublisherKeys,
     /// The auction runner.
     pub auctioneer: Arc<Auctioneer<T>>,
     /// The buyer snapshot.
@@ -59,10 +58,10 @@ pub struct Intake<T> {
 
 impl<T: Transport> Intake<T> {
     /// Handles one `POST /v1/leads`.
-    pub async fn handle(&self, request: Request<Incoming>) -> Result<Response<Full<Bytes>>, ApiError> {
+    pub async fn handle(&self, caller: &Caller, parts: &Parts, body: Incoming) -> Result<Response<Full<Bytes>>, ApiError> {
         let started = Instant::now();
-        let (parts, body) = request.into_parts();
-        let publisher = self.keys.authenticate(&parts.headers)?;
+        caller.require(Role::Publisher, Scope::Write)?;
+        let publisher = caller.publisher().ok_or_else(|| super::auth::forbidden("a publisher key is required"))?;
         body::require_json(&parts.headers)?;
         let key = idempotency::key_from(&parts.headers)?;
         let body = body::read_limited(&parts.headers, body, self.max_body_bytes).await?;

@@ -1,11 +1,19 @@
-//! The HTTP face: routing, publisher intake, operations endpoints. Handlers turn every failure
+//! The HTTP face: routing (one table, [`routes`]), authentication and scopes ([`auth`]), then
+//! the endpoints: intake, pull, feedback, reports, the admin APIs, operations. Handlers turn every failure
 //! into a JSON error answer; nothing a client sends can end the server.
 
+pub mod admin;
 pub mod auth;
 mod body;
 pub mod error;
+pub mod feedback;
 pub mod idempotency;
 pub mod intake;
+pub mod keys;
+pub mod pull;
+pub mod query;
+pub mod reports;
+pub mod routes;
 mod server;
 pub mod validate;
 pub mod webhooks;
@@ -14,49 +22,112 @@ use std::convert::Infallible;
 use std::sync::Arc;
 
 use bytes::Bytes;
+use http::request::Parts;
 use http::{HeaderValue, Method, Request, Response, StatusCode};
 use http_body_util::Full;
 use hyper::body::Incoming;
+use serde::Serialize;
 
 pub use server::serve;
 
 use crate::ops::health::Health;
 use crate::transport::Transport;
+use auth::{Caller, Keys};
 use error::ApiError;
 use intake::Intake;
+use routes::{Endpoint, scope_of};
 
 /// Shared state of the HTTP API.
 #[derive(Debug)]
 pub struct App<T> {
+    /// Every key the API accepts.
+    pub keys: Arc<Keys>,
     /// Lead intake.
     pub intake: Intake<T>,
     /// Liveness and readiness.
     pub health: Arc<Health>,
-    /// The webhook admin API (`/v1/webhooks...`, `/v1/deliveries...`, `/v1/dead-letters`);
-    /// `None` without a store: those paths answer 404.
+    /// Dispositions and returns.
+    pub feedback: feedback::FeedbackApi,
+    /// Reading leads back.
+    pub pull: pull::PullApi,
+    /// Buyer and publisher reports.
+    pub reports: reports::ReportsApi,
+    /// Buyers, publishers and the audit log.
+    pub admin: admin::AdminApi,
+    /// Issued API keys.
+    pub keys_api: keys::KeysApi,
+    /// The webhook admin API (`/v1/webhooks...`, `/v1/deliveries...`, `/v1/dead-letters`).
     pub webhooks: webhooks::WebhookApi,
 }
 
 impl<T: Transport> App<T> {
     /// Routes one request.
     pub async fn route(self: Arc<Self>, request: Request<Incoming>) -> Result<Response<Full<Bytes>>, Infallible> {
-        let path = request.uri().path();
-        let response = match (request.method(), path) {
-            (&Method::POST, "/v1/leads") => {
-                let response = self.intake.handle(request).await.unwrap_or_else(ApiError::into_response);
-                self.intake.auctioneer.metrics().response(response.status().as_u16());
-                response
-            }
+        let response = match (request.method(), request.uri().path()) {
             (&Method::GET, "/metrics") => text_response(StatusCode::OK, crate::ops::metrics::install().render()),
             (&Method::GET, "/healthz") => json_response(StatusCode::OK, Bytes::from_static(b"{\"status\":\"ok\"}")),
             (&Method::GET, "/readyz") => readiness(&self.health),
-            (_, path) if webhooks::handles(path) => self.webhooks.route(request).await,
-            (_, "/v1/leads") => method_not_allowed("POST"),
             (_, "/metrics" | "/healthz" | "/readyz") => method_not_allowed("GET"),
-            _ => ApiError::new(StatusCode::NOT_FOUND, "not_found", "no such endpoint").into_response(),
+            _ => {
+                let (parts, body) = request.into_parts();
+                let intake = parts.method == Method::POST && parts.uri.path() == "/v1/leads";
+                let response = self.api(parts, body).await.unwrap_or_else(ApiError::into_response);
+                if intake {
+                    self.intake.auctioneer.metrics().response(response.status().as_u16());
+                }
+                response
+            }
         };
         Ok(response)
     }
+
+    /// A `/v1` request: the endpoint, its method, the caller and its scope, then the handler.
+    async fn api(&self, parts: Parts, body: Incoming) -> Result<Response<Full<Bytes>>, ApiError> {
+        let endpoint = Endpoint::of(parts.uri.path()).ok_or_else(no_such_endpoint)?;
+        if !endpoint.takes(&parts.method) {
+            return Ok(method_not_allowed(endpoint.allow()));
+        }
+        let caller = self.keys.authenticate(&parts.headers, crate::store::now_ms())?;
+        caller.require_scope(scope_of(&parts.method))?;
+        if endpoint.id().is_some_and(|id| crate::config::check_id(id).is_err()) {
+            return Err(no_such_endpoint());
+        }
+        self.dispatch(&caller, endpoint, &parts, body).await
+    }
+
+    async fn dispatch(
+        &self,
+        caller: &Caller,
+        endpoint: Endpoint<'_>,
+        parts: &Parts,
+        body: Incoming,
+    ) -> Result<Response<Full<Bytes>>, ApiError> {
+        match endpoint {
+            Endpoint::Leads if parts.method == Method::POST => self.intake.handle(caller, parts, body).await,
+            Endpoint::Leads | Endpoint::Lead(_) => self.pull.handle(caller, endpoint, parts).await,
+            Endpoint::LeadStatus(_) | Endpoint::LeadReturn(_) => {
+                self.feedback.handle(caller, endpoint, parts, body).await
+            }
+            Endpoint::BuyerReport | Endpoint::PublisherReport => self.reports.handle(caller, endpoint, parts).await,
+            Endpoint::Directory(_) | Endpoint::Entry(..) | Endpoint::Pause(..) | Endpoint::Audit => {
+                self.admin.handle(caller, endpoint, parts, body).await
+            }
+            Endpoint::Keys | Endpoint::Key(_) => self.keys_api.handle(caller, endpoint, parts, body).await,
+            Endpoint::Webhooks(route) => self.webhooks.handle(caller, route, parts, body).await,
+        }
+    }
+}
+
+/// 404 for a path that names no endpoint.
+pub fn no_such_endpoint() -> ApiError {
+    ApiError::new(StatusCode::NOT_FOUND, "not_found", "no such endpoint")
+}
+
+/// A JSON answer from any serializable body.
+pub fn json_answer<T: Serialize>(status: StatusCode, body: &T) -> Result<Response<Full<Bytes>>, ApiError> {
+    let body = serde_json::to_vec(body)
+        .map_err(|_| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", "the answer could not be encoded"))?;
+    Ok(json_response(status, body.into()))
 }
 
 fn readiness(health: &Health) -> Response<Full<Bytes>> {
@@ -67,7 +138,7 @@ fn readiness(health: &Health) -> Response<Full<Bytes>> {
     }
 }
 
-fn method_not_allowed(allow: &'static str) -> Response<Full<Bytes>> {
+pub(crate) fn method_not_allowed(allow: &'static str) -> Response<Full<Bytes>> {
     let mut response =
         ApiError::new(StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed", format!("this path takes {allow} only"))
             .into_response();

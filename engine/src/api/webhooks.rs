@@ -16,22 +16,25 @@
 
 mod deliveries;
 mod preview;
-mod query;
 mod subscriptions;
 mod views;
 
 use std::sync::Arc;
 
 use bytes::Bytes;
-use http::{Method, Request, Response, StatusCode};
+use http::request::Parts;
+use http::{Method, Response, StatusCode};
 use http_body_util::Full;
 use hyper::body::Incoming;
 
-use super::auth::AdminKeys;
+use super::auth::{Caller, Role};
+use super::routes::scope_of;
 use super::body;
+use super::query;
+pub(crate) use super::error::store_error;
 use super::error::ApiError;
 use crate::config::{Config, DeliveryConfig};
-use crate::store::{Store, StoreError, Write};
+use crate::store::{Store, Write};
 
 pub use subscriptions::ROTATION_OVERLAP_MS;
 
@@ -43,15 +46,14 @@ const MAX_BODY_BYTES: usize = 16 * 1024;
 pub struct WebhookApi {
     /// Subscriptions and deliveries.
     pub store: Arc<dyn Store>,
-    /// Who may call it.
-    pub admins: AdminKeys,
     /// `allow_private_targets` decides which URLs are accepted.
     pub delivery: DeliveryConfig,
 }
 
 /// One endpoint of the API, with the ids from its path.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Route<'a> {
+pub enum Route<'a> {
+    #[allow(missing_docs)]
     Subscriptions,
     Subscription(&'a str),
     Rotate(&'a str),
@@ -64,7 +66,7 @@ enum Route<'a> {
 
 impl<'a> Route<'a> {
     /// The endpoint a path names, if any.
-    fn of(path: &'a str) -> Option<Route<'a>> {
+    pub fn of(path: &'a str) -> Option<Route<'a>> {
         let segments: Vec<&str> = path.strip_prefix("/v1/")?.split('/').collect();
         let route = match segments.as_slice() {
             ["webhooks"] => Route::Subscriptions,
@@ -81,7 +83,7 @@ impl<'a> Route<'a> {
     }
 
     /// The methods it takes, as an `Allow` header value.
-    fn allow(self) -> &'static str {
+    pub fn allow(self) -> &'static str {
         match self {
             Route::Subscriptions => "GET, POST",
             Route::Subscription(_) => "GET, PATCH, DELETE",
@@ -92,7 +94,7 @@ impl<'a> Route<'a> {
     }
 
     /// The id in the path.
-    fn id(self) -> Option<&'a str> {
+    pub fn id(self) -> Option<&'a str> {
         match self {
             Route::Subscription(id)
             | Route::Rotate(id)
@@ -105,38 +107,24 @@ impl<'a> Route<'a> {
     }
 }
 
-/// Whether `path` is under this API's prefixes (`/v1/webhooks`, `/v1/deliveries`,
-/// `/v1/dead-letters`): such paths get this API's 404 and 405 answers.
-pub fn handles(path: &str) -> bool {
-    ["/v1/webhooks", "/v1/deliveries", "/v1/dead-letters"]
-        .iter()
-        .any(|prefix| path.strip_prefix(prefix).is_some_and(|rest| rest.is_empty() || rest.starts_with('/')))
-}
-
 impl WebhookApi {
     /// The API over `store`, with the config's admins and delivery settings.
     pub fn new(store: Arc<dyn Store>, config: &Config) -> WebhookApi {
-        WebhookApi { store, admins: AdminKeys::admins(&config.admins), delivery: config.delivery.clone() }
+        WebhookApi { store, delivery: config.delivery.clone() }
     }
 
-    /// Answers one request under [`handles`]' prefixes.
-    pub async fn route(&self, request: Request<Incoming>) -> Response<Full<Bytes>> {
-        self.handle(request).await.unwrap_or_else(ApiError::into_response)
-    }
-
-    async fn handle(&self, request: Request<Incoming>) -> Result<Response<Full<Bytes>>, ApiError> {
-        let (parts, body) = request.into_parts();
-        let route = Route::of(parts.uri.path()).ok_or_else(no_such_endpoint)?;
-        if !route.allow().split(", ").any(|m| m == parts.method.as_str()) {
-            return Ok(super::method_not_allowed(route.allow()));
-        }
-        let admin = self.admins.authenticate(&parts.headers)?;
-        if route.id().is_some_and(|id| crate::config::check_id(id).is_err()) {
-            return Err(no_such_endpoint());
-        }
+    /// Answers one request for `route` (its method already checked by the router).
+    pub async fn handle(
+        &self,
+        caller: &Caller,
+        route: Route<'_>,
+        parts: &Parts,
+        body: Incoming,
+    ) -> Result<Response<Full<Bytes>>, ApiError> {
+        caller.require(Role::Admin, scope_of(&parts.method))?;
         let query = parts.uri.query();
         if parts.method != Method::GET {
-            tracing::info!(admin = %admin.id, method = %parts.method, path = parts.uri.path(), "webhook admin action");
+            tracing::info!(admin = %caller.id, method = %parts.method, path = parts.uri.path(), "webhook admin action");
         }
         let headers = &parts.headers;
         match (route, &parts.method) {
@@ -174,35 +162,9 @@ async fn read_body(headers: &http::HeaderMap, body: Incoming, json: bool) -> Res
     Ok(bytes)
 }
 
-fn no_such_endpoint() -> ApiError {
-    ApiError::new(StatusCode::NOT_FOUND, "not_found", "no such endpoint")
-}
-
 /// 404 for an unknown subscription or delivery.
 fn not_found(what: &str, id: &str) -> ApiError {
     ApiError::new(StatusCode::NOT_FOUND, "not_found", format!("no {what} `{id}`"))
-}
-
-/// A store failure: 503 to retry when it is busy or closing, 500 otherwise (the detail goes
-/// to the log, not to the caller).
-fn store_error(error: StoreError) -> ApiError {
-    match error {
-        StoreError::Busy(_) => {
-            ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "busy", "the store is busy; retry shortly").retry_after(1)
-        }
-        StoreError::Closed => {
-            ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "unavailable", "the store is closed").retry_after(1)
-        }
-        StoreError::BadCursor => ApiError::field(
-            "invalid_cursor",
-            "cursor",
-            "not a cursor this API gave; pass `next_cursor` from the previous page as it is",
-        ),
-        StoreError::Backend(detail) => {
-            tracing::error!(error = %detail, "webhook API: store failure");
-            ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "store_error", "the store failed; see the engine's log")
-        }
-    }
 }
 
 #[cfg(test)]

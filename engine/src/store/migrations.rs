@@ -180,8 +180,93 @@ CREATE TABLE lead_contacts (
 CREATE INDEX lead_contacts_by_time ON lead_contacts(seen_at);
 "#;
 
+/// Schema v4: the lead lifecycle. `sales`: one row per lead sold to a buyer (the buyer's pull
+/// pages by its `seq`; dispositions and returns live on it, with a history of statuses);
+/// `api_keys`: keys made by `engine keys create` or the API (only their SHA-256), with use
+/// counts; `directory`: buyers and publishers the admin API created or changed (the JSON
+/// config entry; `NULL`: deleted), laid over the config file's; `audit_log`: who changed what,
+/// when. Sales already made are copied in.
+const V4: &str = r#"
+CREATE TABLE sales (
+    seq            INTEGER PRIMARY KEY,
+    lead_id        TEXT NOT NULL REFERENCES leads(id),
+    buyer_id       TEXT NOT NULL,
+    publisher_id   TEXT NOT NULL,
+    vertical       TEXT NOT NULL,
+    test           INTEGER NOT NULL,
+    price_micros   INTEGER NOT NULL,
+    sold_at        INTEGER NOT NULL,
+    -- The latest disposition (NULL before the first) and when it was reported.
+    status         TEXT,
+    status_at      INTEGER,
+    -- Set once, by the return.
+    returned_at    INTEGER,
+    return_reason  TEXT,
+    return_note    TEXT,
+    credit_micros  INTEGER,
+    UNIQUE (lead_id, buyer_id)
+) STRICT;
+CREATE INDEX sales_by_buyer ON sales(buyer_id, seq);
+CREATE INDEX sales_by_time ON sales(sold_at);
+INSERT INTO sales (lead_id, buyer_id, publisher_id, vertical, test, price_micros, sold_at)
+    SELECT a.lead_id, a.buyer_id, l.publisher_id, l.vertical, l.test, a.price_micros,
+           coalesce(a.finished_at, a.started_at)
+    FROM auctions a JOIN leads l ON l.id = a.lead_id
+    WHERE a.status = 'sold' AND a.buyer_id IS NOT NULL AND a.price_micros IS NOT NULL
+    ORDER BY coalesce(a.finished_at, a.started_at);
+
+CREATE TABLE sale_statuses (
+    sale_seq   INTEGER NOT NULL REFERENCES sales(seq),
+    at         INTEGER NOT NULL,
+    previous   TEXT,
+    status     TEXT NOT NULL,
+    -- The key that reported it.
+    key_id     TEXT NOT NULL
+) STRICT;
+CREATE INDEX sale_statuses_by_sale ON sale_statuses(sale_seq);
+
+CREATE INDEX leads_by_time ON leads(received_at);
+CREATE INDEX leads_by_publisher ON leads(publisher_id, received_at);
+
+CREATE TABLE api_keys (
+    id            TEXT PRIMARY KEY,
+    role          TEXT NOT NULL CHECK (role IN ('publisher', 'buyer', 'admin')),
+    owner_id      TEXT NOT NULL,
+    scopes        TEXT NOT NULL,
+    key_sha256    BLOB NOT NULL UNIQUE,
+    label         TEXT,
+    created_at    INTEGER NOT NULL,
+    created_by    TEXT NOT NULL,
+    revoked_at    INTEGER,
+    -- Changes when the key is made or revoked: running engines poll it.
+    updated_at    INTEGER NOT NULL,
+    uses          INTEGER NOT NULL DEFAULT 0,
+    last_used_at  INTEGER
+) STRICT;
+
+CREATE TABLE directory (
+    kind        TEXT NOT NULL CHECK (kind IN ('buyer', 'publisher')),
+    id          TEXT NOT NULL,
+    doc         TEXT,
+    updated_at  INTEGER NOT NULL,
+    updated_by  TEXT NOT NULL,
+    PRIMARY KEY (kind, id)
+) STRICT, WITHOUT ROWID;
+
+CREATE TABLE audit_log (
+    seq      INTEGER PRIMARY KEY,
+    at       INTEGER NOT NULL,
+    actor    TEXT NOT NULL,
+    action   TEXT NOT NULL,
+    target   TEXT NOT NULL,
+    -- JSON: what changed (before and after), secrets redacted.
+    detail   TEXT NOT NULL
+) STRICT;
+CREATE INDEX audit_by_time ON audit_log(at);
+"#;
+
 /// Every schema version, oldest first: `MIGRATIONS[n - 1]` takes version `n - 1` to `n`.
-pub const MIGRATIONS: &[&str] = &[V1, V2, V3];
+pub const MIGRATIONS: &[&str] = &[V1, V2, V3, V4];
 
 /// The schema version this engine writes.
 pub fn latest() -> u32 {
@@ -257,15 +342,20 @@ mod tests {
         assert_eq!(
             tables(&conn),
             [
+                "api_keys",
                 "auctions",
+                "audit_log",
                 "deliveries",
                 "delivery_attempts",
+                "directory",
                 "events",
                 "idempotency_keys",
                 "lead_contacts",
                 "leads",
                 "pings",
                 "post_attempts",
+                "sale_statuses",
+                "sales",
                 "webhook_subscriptions"
             ]
         );

@@ -107,6 +107,14 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
     /// Sales (and posts a crash left in doubt: they may have sold) of non-test leads made at
     /// or after `since`: what buyer caps are rebuilt from at start.
     fn sales_since(&self, since: UnixMs) -> StoreFuture<'_, Vec<SaleRow>>;
+
+    // -- Feedback: dispositions and returns. --
+
+    // -- Pull and reports. --
+
+    // -- Directory (admin API) and audit log. --
+
+    // -- API keys. --
 }
 
 /// A sale, as caps count it.
@@ -157,6 +165,12 @@ pub enum Write {
     /// Makes every delivery of a subscription whose event happened in `[since, until)` pending
     /// again, due at `now`, and creates deliveries for events of its types it never had (rows
     /// changed: deliveries re-queued or created).
+    // -- Feedback: dispositions and returns. --
+
+    // -- Directory (admin API) and audit log. --
+
+    // -- API keys. --
+
     ReplayRange {
         /// Subscription id.
         subscription_id: String,

@@ -338,6 +338,14 @@ impl Store for SqliteStore {
     fn dead_letters(&self, page: PageRequest) -> StoreFuture<'_, Page<DeliveryView>> {
         self.read(move |conn| webhook_reads::dead_letters(conn, &page))
     }
+
+    // -- Feedback: dispositions and returns. --
+
+    // -- Pull and reports. --
+
+    // -- Directory (admin API) and audit log. --
+
+    // -- API keys. --
 }
 
 /// The read-only connections. A read takes a free one, or waits for one in turn; the lock is

@@ -30,6 +30,29 @@ use tokio::time::Instant;
 /// The publisher key every test engine accepts.
 pub const KEY: &str = "test-publisher-key";
 
+/// The admin key of [`admin_toml`].
+pub const ADMIN_KEY: &str = "test-admin-key";
+
+/// The hex SHA-256 of a key, as a config's `key_sha256`.
+pub fn digest(key: &str) -> String {
+    hex::encode(Sha256::digest(key))
+}
+
+/// An `[[admins]]` block (id `ops`, key [`ADMIN_KEY`]).
+pub fn admin_toml() -> String {
+    format!("[[admins]]\nid = \"ops\"\nkey_sha256 = \"{}\"\n", digest(ADMIN_KEY))
+}
+
+/// The key of the buyer `id` in [`buyer_key_toml`].
+pub fn buyer_key(id: &str) -> String {
+    format!("test-buyer-key-{id}")
+}
+
+/// A `key_sha256` line for buyer `id` (its key: [`buyer_key`]), to pass in `buyer_toml`'s extra.
+pub fn buyer_key_toml(id: &str) -> String {
+    format!("key_sha256 = \"{}\"\n", digest(&buyer_key(id)))
+}
+
 /// How a fake buyer answers pings.
 #[derive(Clone, Debug)]
 pub enum PingReply {
@@ -331,6 +354,16 @@ impl Engine {
         let headers = response.headers().clone();
         let body = response.into_body().collect().await.unwrap().to_bytes();
         Answer { status, headers, body }
+    }
+
+    /// A JSON API call with `key` (`body`: JSON text, or empty for none).
+    pub async fn call(&self, method: &str, path: &str, key: &str, body: &str) -> Answer {
+        let auth = format!("Bearer {key}");
+        let mut headers = vec![("authorization", auth.as_str())];
+        if !body.is_empty() {
+            headers.push(("content-type", "application/json"));
+        }
+        self.send(method, path, &headers, body.to_owned()).await
     }
 
     /// `POST /v1/leads` with the test key and JSON content type.

@@ -5,13 +5,8 @@
 
 use std::collections::BTreeMap;
 
-use bytes::Bytes;
-use http::{Response, StatusCode};
-use http_body_util::Full;
 use serde::Serialize;
 
-use crate::api::error::ApiError;
-use crate::api::json_response;
 use crate::store::{AttemptView, DeliveryView, Page, Subscription, UnixMs, rfc3339};
 
 /// Shown instead of an extra header's value.
@@ -157,12 +152,7 @@ pub fn page<T, U: Serialize>(page: Page<T>, view: impl FnMut(T) -> U) -> Page<U>
     Page { data: page.data.into_iter().map(view).collect(), next_cursor: page.next_cursor }
 }
 
-/// A JSON answer.
-pub fn json<T: Serialize>(status: StatusCode, body: &T) -> Result<Response<Full<Bytes>>, ApiError> {
-    let body = serde_json::to_vec(body)
-        .map_err(|_| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", "the answer could not be encoded"))?;
-    Ok(json_response(status, body.into()))
-}
+pub use crate::api::json_answer as json;
 
 #[cfg(test)]
 mod tests {

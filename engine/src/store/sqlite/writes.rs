@@ -34,6 +34,12 @@ fn apply_write(conn: &Connection, write: Write, wake: &mut bool) -> Result<u64, 
         Write::PutSubscription(subscription) => webhook_writes::put_subscription(conn, &subscription, wake),
         Write::DeleteSubscription { id } => webhook_writes::delete_subscription(conn, &id),
         Write::ReplayDelivery { delivery_id, now } => webhook_writes::replay_delivery(conn, delivery_id, now, wake),
+        // -- Feedback: dispositions and returns. --
+
+        // -- Directory (admin API) and audit log. --
+
+        // -- API keys. --
+
         Write::ReplayRange { subscription_id, since, until, now } => {
             webhook_writes::replay_range(conn, &subscription_id, since, until, now, wake)
         }
@@ -137,6 +143,18 @@ fn auction_finished(conn: &Connection, done: AuctionFinished, wake: &mut bool) -
     if rows == 0 {
         // Unknown, or already closed (by recovery, say): a finished auction is never rewritten.
         return Err(StoreError::Backend(format!("no running auction for lead {}", done.lead_id)));
+    }
+    if done.outcome == "sold"
+        && let (Some(buyer_id), Some(price)) = (&done.buyer_id, done.price)
+    {
+        rows += conn
+            .prepare_cached(
+                "INSERT INTO sales (lead_id, buyer_id, publisher_id, vertical, test, price_micros, sold_at) \
+                 SELECT id, ?2, publisher_id, vertical, test, ?3, ?4 FROM leads WHERE id = ?1",
+            )
+            .context("insert sale")?
+            .execute(params![done.lead_id, buyer_id, price, done.finished_at])
+            .context("insert sale")?;
     }
     let mut ping = conn
         .prepare_cached(

@@ -1,0 +1,85 @@
+use http::HeaderValue;
+use sha2::{Digest, Sha256};
+
+use super::*;
+use crate::config::Config;
+
+fn config() -> Config {
+    let digest = |key: &str| hex::encode(Sha256::digest(key));
+    Config::from_toml(&format!(
+        r#"
+[[publishers]]
+id = "pub1"
+key_sha256 = "{}"
+[[publishers]]
+id = "pub2"
+key_sha256 = "{}"
+enabled = false
+[[admins]]
+id = "ops"
+key_sha256 = "{}"
+"#,
+        digest("pk1"),
+        digest("pk2"),
+        digest("ak1")
+    ))
+    .expect("config")
+}
+
+fn bearer(key: &str) -> HeaderMap {
+    let mut headers = HeaderMap::new();
+    headers.insert(http::header::AUTHORIZATION, HeaderValue::from_str(&format!("Bearer {key}")).expect("header"));
+    headers
+}
+
+#[test]
+fn config_keys_resolve_to_their_role_and_holder() {
+    let keys = Keys::new(&config());
+    let publisher = keys.authenticate(&bearer("pk1"), 1).expect("publisher");
+    assert_eq!((publisher.role, &*publisher.id, publisher.scopes), (Role::Publisher, "pub1", Scopes::ALL));
+    let admin = keys.authenticate(&bearer("ak1"), 1).expect("admin");
+    assert_eq!((admin.role, &*admin.id), (Role::Admin, "ops"));
+    assert_eq!(keys.authenticate(&bearer("pk2"), 1).expect_err("disabled").status, StatusCode::FORBIDDEN);
+    assert_eq!(keys.authenticate(&bearer("nope"), 1).expect_err("unknown").status, StatusCode::UNAUTHORIZED);
+    assert_eq!(keys.authenticate(&HeaderMap::new(), 1).expect_err("none").status, StatusCode::UNAUTHORIZED);
+    assert_eq!(keys.usage("config:publisher:pub1"), Some((1, 1)));
+}
+
+#[test]
+fn a_revoked_issued_key_fails_on_the_next_request() {
+    let keys = Keys::new(&config());
+    let issued = IssuedKey {
+        id: "key_1".into(),
+        role: Role::Buyer,
+        owner_id: "acme".into(),
+        scopes: Scopes { read: true, write: false },
+        digest: Sha256::digest("bk1").into(),
+        revoked: false,
+    };
+    keys.set_issued(vec![issued.clone()]);
+    let buyer = keys.authenticate(&bearer("bk1"), 1).expect("buyer");
+    assert_eq!((buyer.role, &*buyer.id, &*buyer.key_id), (Role::Buyer, "acme", "key_1"));
+    assert!(buyer.require(Role::Buyer, Scope::Read).is_ok());
+    assert_eq!(buyer.require(Role::Buyer, Scope::Write).expect_err("read only").status, StatusCode::FORBIDDEN);
+    assert_eq!(buyer.require(Role::Admin, Scope::Read).expect_err("not admin").status, StatusCode::FORBIDDEN);
+    keys.set_issued(vec![IssuedKey { revoked: true, ..issued }]);
+    assert_eq!(keys.authenticate(&bearer("bk1"), 2).expect_err("revoked").status, StatusCode::UNAUTHORIZED);
+}
+
+#[test]
+fn publisher_indices_are_stable_across_rebuilds() {
+    let keys = Keys::new(&config());
+    let before = keys.authenticate(&bearer("pk1"), 1).expect("publisher").publisher_index;
+    keys.set_issued(Vec::new());
+    keys.set_config(&config());
+    assert_eq!(keys.authenticate(&bearer("pk1"), 1).expect("publisher").publisher_index, before);
+    assert_eq!(keys.publisher_index("pub1"), before);
+}
+
+#[test]
+fn scopes_parse() {
+    assert_eq!(Scopes::parse("read"), Some(Scopes { read: true, write: false }));
+    assert_eq!(Scopes::parse("read,write"), Some(Scopes::ALL));
+    assert_eq!(Scopes::parse("admin"), None);
+    assert_eq!(Scopes::parse(""), None);
+}

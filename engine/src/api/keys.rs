@@ -1,0 +1,41 @@
+//! Issued API keys: `POST /v1/keys` (shown once), `GET /v1/keys`, `GET`/`DELETE /v1/keys/{id}` (revoke).
+//! (Skeleton: filled in by its owner.)
+
+use std::sync::Arc;
+
+use bytes::Bytes;
+use http::request::Parts;
+use http::{Response, StatusCode};
+use http_body_util::Full;
+use hyper::body::Incoming;
+
+use super::auth::Caller;
+use super::error::ApiError;
+use super::routes::Endpoint;
+use crate::config::Config;
+use crate::store::Store;
+
+/// Issued API keys: `POST /v1/keys` (shown once), `GET /v1/keys`, `GET`/`DELETE /v1/keys/{id}` (revoke).
+#[derive(Debug)]
+pub struct KeysApi {
+    /// The store.
+    pub store: Arc<dyn Store>,
+}
+
+impl KeysApi {
+    /// Over `store`, with the config's settings.
+    pub fn new(store: Arc<dyn Store>, _config: &Config) -> KeysApi {
+        KeysApi { store }
+    }
+
+    /// Answers one request for `endpoint` (its method and the caller's scope already checked).
+    pub async fn handle(
+        &self,
+        _caller: &Caller,
+        _endpoint: Endpoint<'_>,
+        _parts: &Parts,
+        _body: Incoming,
+    ) -> Result<Response<Full<Bytes>>, ApiError> {
+        Err(ApiError::new(StatusCode::NOT_IMPLEMENTED, "not_implemented", "not implemented yet"))
+    }
+}

@@ -1,0 +1,41 @@
+//! Reading leads back: `GET /v1/leads` (keyset pagination, filters) and `GET /v1/leads/{id}`, each role seeing only its own.
+//! (Skeleton: filled in by its owner.)
+
+use std::sync::Arc;
+
+use bytes::Bytes;
+use http::request::Parts;
+use http::{Response, StatusCode};
+use http_body_util::Full;
+
+
+use super::auth::Caller;
+use super::error::ApiError;
+use super::routes::Endpoint;
+use crate::config::Config;
+use crate::store::Store;
+
+/// Reading leads back: `GET /v1/leads` (keyset pagination, filters) and `GET /v1/leads/{id}`, each role seeing only its own.
+#[derive(Debug)]
+pub struct PullApi {
+    /// The store.
+    pub store: Arc<dyn Store>,
+}
+
+impl PullApi {
+    /// Over `store`, with the config's settings.
+    pub fn new(store: Arc<dyn Store>, _config: &Config) -> PullApi {
+        PullApi { store }
+    }
+
+    /// Answers one request for `endpoint` (its method and the caller's scope already checked).
+    pub async fn handle(
+        &self,
+        _caller: &Caller,
+        _endpoint: Endpoint<'_>,
+        _parts: &Parts,
+
+    ) -> Result<Response<Full<Bytes>>, ApiError> {
+        Err(ApiError::new(StatusCode::NOT_IMPLEMENTED, "not_implemented", "not implemented yet"))
+    }
+}
