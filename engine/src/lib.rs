@@ -202,11 +202,12 @@ pub fn build<T: Transport>(
     ops::metrics::install();
     let settings = auction::Settings::from_config(&config.auction);
     let webhooks = api::webhooks::WebhookApi::new(Arc::clone(&store), config);
-    let feedback = api::feedback::FeedbackApi::new(Arc::clone(&store), config);
-    let pull = api::pull::PullApi::new(Arc::clone(&store), config);
-    let reports = api::reports::ReportsApi::new(Arc::clone(&store), config);
-    let admin = api::admin::AdminApi::new(Arc::clone(&store), config);
-    let keys_api = api::keys::KeysApi::new(Arc::clone(&store), config);
+    let live = Arc::new(config::LiveConfig::new(config.clone()));
+    let feedback = api::feedback::FeedbackApi::new(Arc::clone(&store), Arc::clone(&live));
+    let pull = api::pull::PullApi::new(Arc::clone(&store), Arc::clone(&live));
+    let reports = api::reports::ReportsApi::new(Arc::clone(&store), Arc::clone(&live));
+    let admin = api::admin::AdminApi::new(Arc::clone(&store), Arc::clone(&live));
+    let keys_api = api::keys::KeysApi::new(Arc::clone(&store), Arc::clone(&live));
     let journal = Journal::new(store, config.durability);
     let (records_tx, records_rx) = mpsc::channel(record_queue.max(1));
     let intake = Intake {
@@ -224,6 +225,7 @@ pub fn build<T: Transport>(
         dedupe: config.dedupe.clone().map(|d| Arc::new(dedupe::Dedupe::new(d))),
     };
     let app = App {
+        config: live,
         keys: Arc::new(Keys::new(config)),
         intake,
         health: Arc::new(Health::default()),

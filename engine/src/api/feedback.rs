@@ -12,7 +12,7 @@ use hyper::body::Incoming;
 use super::auth::Caller;
 use super::error::ApiError;
 use super::routes::Endpoint;
-use crate::config::Config;
+use crate::config::LiveConfig;
 use crate::store::Store;
 
 /// Buyer feedback: dispositions (`POST /v1/leads/{id}/status`) and returns (`POST /v1/leads/{id}/return`).
@@ -20,12 +20,14 @@ use crate::store::Store;
 pub struct FeedbackApi {
     /// The store.
     pub store: Arc<dyn Store>,
+    /// The config in force.
+    pub config: Arc<LiveConfig>,
 }
 
 impl FeedbackApi {
-    /// Over `store`, with the config's settings.
-    pub fn new(store: Arc<dyn Store>, _config: &Config) -> FeedbackApi {
-        FeedbackApi { store }
+    /// Over `store`, with the config in force.
+    pub fn new(store: Arc<dyn Store>, config: Arc<LiveConfig>) -> FeedbackApi {
+        FeedbackApi { store, config }
     }
 
     /// Answers one request for `endpoint` (its method and the caller's scope already checked).

@@ -12,7 +12,7 @@ use hyper::body::Incoming;
 use super::auth::Caller;
 use super::error::ApiError;
 use super::routes::Endpoint;
-use crate::config::Config;
+use crate::config::LiveConfig;
 use crate::store::Store;
 
 /// Issued API keys: `POST /v1/keys` (shown once), `GET /v1/keys`, `GET`/`DELETE /v1/keys/{id}` (revoke).
@@ -20,12 +20,14 @@ use crate::store::Store;
 pub struct KeysApi {
     /// The store.
     pub store: Arc<dyn Store>,
+    /// The config in force.
+    pub config: Arc<LiveConfig>,
 }
 
 impl KeysApi {
-    /// Over `store`, with the config's settings.
-    pub fn new(store: Arc<dyn Store>, _config: &Config) -> KeysApi {
-        KeysApi { store }
+    /// Over `store`, with the config in force.
+    pub fn new(store: Arc<dyn Store>, config: Arc<LiveConfig>) -> KeysApi {
+        KeysApi { store, config }
     }
 
     /// Answers one request for `endpoint` (its method and the caller's scope already checked).

@@ -40,6 +40,8 @@ use routes::{Endpoint, scope_of};
 /// Shared state of the HTTP API.
 #[derive(Debug)]
 pub struct App<T> {
+    /// The config in force (the admin API replaces it).
+    pub config: Arc<crate::config::LiveConfig>,
     /// Every key the API accepts.
     pub keys: Arc<Keys>,
     /// Lead intake.

@@ -12,7 +12,7 @@ use http_body_util::Full;
 use super::auth::Caller;
 use super::error::ApiError;
 use super::routes::Endpoint;
-use crate::config::Config;
+use crate::config::LiveConfig;
 use crate::store::Store;
 
 /// Reading leads back: `GET /v1/leads` (keyset pagination, filters) and `GET /v1/leads/{id}`, each role seeing only its own.
@@ -20,12 +20,14 @@ use crate::store::Store;
 pub struct PullApi {
     /// The store.
     pub store: Arc<dyn Store>,
+    /// The config in force.
+    pub config: Arc<LiveConfig>,
 }
 
 impl PullApi {
-    /// Over `store`, with the config's settings.
-    pub fn new(store: Arc<dyn Store>, _config: &Config) -> PullApi {
-        PullApi { store }
+    /// Over `store`, with the config in force.
+    pub fn new(store: Arc<dyn Store>, config: Arc<LiveConfig>) -> PullApi {
+        PullApi { store, config }
     }
 
     /// Answers one request for `endpoint` (its method and the caller's scope already checked).

@@ -8,6 +8,7 @@ mod buyer;
 mod caps;
 mod de;
 mod dedupe;
+mod live;
 mod mapping;
 mod schedule;
 
@@ -23,6 +24,7 @@ pub use caps::{Caps, Limit, Period};
 pub use de::{KeyDigest, SigningSecret};
 /// The `headers` table check, shared with the webhook API (same names refused, same errors).
 pub(crate) use de::{check_id, headers as parse_headers};
+pub use live::LiveConfig;
 pub use dedupe::{DedupeConfig, DedupeMode, DedupeRule, MatchOn, VerticalDedupe};
 pub use mapping::{
     AcceptRulesConfig, BidRulesConfig, Encoding, FieldConfig, MappingConfig, MessageConfig, OneOrMany, RuleConfig,

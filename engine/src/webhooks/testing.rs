@@ -411,4 +411,12 @@ impl Store for MemoryStore {
         let page = MemoryStore::page(items, &page);
         Box::pin(async move { Ok(page) })
     }
+
+    // -- Feedback: dispositions and returns. --
+
+    // -- Pull and reports. --
+
+    // -- Directory (admin API) and audit log. --
+
+    // -- API keys. --
 }

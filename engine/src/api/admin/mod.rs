@@ -12,7 +12,7 @@ use hyper::body::Incoming;
 use super::auth::Caller;
 use super::error::ApiError;
 use super::routes::Endpoint;
-use crate::config::Config;
+use crate::config::LiveConfig;
 use crate::store::Store;
 
 /// The admin API for buyers and publishers (create, read, update, pause, delete; applied atomically without a restart) and the audit log.
@@ -20,12 +20,14 @@ use crate::store::Store;
 pub struct AdminApi {
     /// The store.
     pub store: Arc<dyn Store>,
+    /// The config in force.
+    pub config: Arc<LiveConfig>,
 }
 
 impl AdminApi {
-    /// Over `store`, with the config's settings.
-    pub fn new(store: Arc<dyn Store>, _config: &Config) -> AdminApi {
-        AdminApi { store }
+    /// Over `store`, with the config in force.
+    pub fn new(store: Arc<dyn Store>, config: Arc<LiveConfig>) -> AdminApi {
+        AdminApi { store, config }
     }
 
     /// Answers one request for `endpoint` (its method and the caller's scope already checked).
