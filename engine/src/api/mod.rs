@@ -83,18 +83,43 @@ impl<T: Transport> App<T> {
         Ok(response)
     }
 
-    /// A `/v1` request: the endpoint, its method, the caller and its scope, then the handler.
+    /// A `/v1` request: the endpoint, its method, the caller and its rate limit (every answer
+    /// to a known key carries `X-RateLimit-Limit`, `-Remaining` and `-Reset`; over the limit,
+    /// 429 with `Retry-After`), then the scope and the handler.
     async fn api(&self, parts: Parts, body: Incoming) -> Result<Response<Full<Bytes>>, ApiError> {
         let endpoint = Endpoint::of(parts.uri.path()).ok_or_else(no_such_endpoint)?;
         if !endpoint.takes(&parts.method) {
             return Ok(method_not_allowed(endpoint.allow()));
         }
-        let caller = self.keys.authenticate(&parts.headers, crate::store::now_ms())?;
+        let admission = self.keys.authenticate(&parts.headers, crate::store::now_ms())?;
+        let verdict = admission.verdict;
+        let mut response = if verdict.admitted {
+            self.checked(&admission.caller, endpoint, &parts, body).await.unwrap_or_else(ApiError::into_response)
+        } else {
+            ApiError::new(StatusCode::TOO_MANY_REQUESTS, "rate_limited", "this key is over its rate limit; retry later")
+                .retry_after(verdict.retry_after_s)
+                .into_response()
+        };
+        let headers = response.headers_mut();
+        headers.insert("x-ratelimit-limit", HeaderValue::from(verdict.limit));
+        headers.insert("x-ratelimit-remaining", HeaderValue::from(verdict.remaining));
+        headers.insert("x-ratelimit-reset", HeaderValue::from(verdict.reset_s));
+        Ok(response)
+    }
+
+    /// An admitted caller: its scope and the path's id, then the handler.
+    async fn checked(
+        &self,
+        caller: &Caller,
+        endpoint: Endpoint<'_>,
+        parts: &Parts,
+        body: Incoming,
+    ) -> Result<Response<Full<Bytes>>, ApiError> {
         caller.require_scope(scope_of(&parts.method))?;
         if endpoint.id().is_some_and(|id| crate::config::check_id(id).is_err()) {
             return Err(no_such_endpoint());
         }
-        self.dispatch(&caller, endpoint, &parts, body).await
+        self.dispatch(caller, endpoint, parts, body).await
     }
 
     async fn dispatch(

@@ -10,6 +10,7 @@ mod de;
 mod dedupe;
 mod live;
 mod mapping;
+mod rate_limits;
 mod schedule;
 
 use std::net::SocketAddr;
@@ -25,6 +26,7 @@ pub use de::{KeyDigest, SigningSecret};
 /// The `headers` table check, shared with the webhook API (same names refused, same errors).
 pub(crate) use de::{check_id, headers as parse_headers};
 pub use live::LiveConfig;
+pub use rate_limits::{RateLimit, RateLimits};
 pub use dedupe::{DedupeConfig, DedupeMode, DedupeRule, MatchOn, VerticalDedupe};
 pub use mapping::{
     AcceptRulesConfig, BidRulesConfig, Encoding, FieldConfig, MappingConfig, MessageConfig, OneOrMany, RuleConfig,
@@ -61,6 +63,9 @@ pub struct Config {
     /// Operators' keys for the admin API.
     #[serde(default)]
     pub admins: Vec<AdminConfig>,
+    /// Requests per second each role's keys may make.
+    #[serde(default)]
+    pub rate_limits: RateLimits,
     /// Return reasons buyers may give.
     #[serde(default)]
     pub returns: Option<ReturnsConfig>,
@@ -357,6 +362,7 @@ impl Config {
                 "max_body_bytes must be at least 1024; max_in_flight, idempotency_capacity and idempotency_ttl_s at least 1",
             ));
         }
+        self.rate_limits.validate().map_err(|(field, m)| key_err(format!("rate_limits.{field}"), m))?;
         unique_ids("publishers", self.publishers.iter().map(|p| p.id.as_str()))?;
         unique_ids("buyers", self.buyers.iter().map(|b| b.id.as_str()))?;
         unique_ids("admins", self.admins.iter().map(|a| a.id.as_str()))?;

@@ -1,19 +1,22 @@
 //! The key set: every usable key as (digest, caller), an immutable snapshot behind an
 //! [`ArcSwap`] so a request reads it without a lock and a change (a key issued or revoked, a
-//! publisher disabled) replaces it whole. Per-key usage outlives snapshots.
+//! publisher disabled) replaces it whole. Per-key usage and rate-limit buckets outlive
+//! snapshots.
 
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
+use std::time::Instant;
 
 use arc_swap::ArcSwap;
 use http::HeaderMap;
 use parking_lot::Mutex;
 use subtle::{ConditionallySelectable, ConstantTimeEq};
 
+use super::limit::{Bucket, Verdict};
 use super::{Caller, Role, Scopes, forbidden, presented_digest, unauthorized};
 use crate::api::error::ApiError;
-use crate::config::Config;
+use crate::config::{Config, RateLimit, RateLimits};
 use crate::store::UnixMs;
 
 /// A key made by `engine keys create` or `POST /v1/keys`, as the store holds it.
@@ -31,15 +34,43 @@ pub struct IssuedKey {
     pub digest: [u8; 32],
     /// Revoked keys are kept (for the audit) and never accepted.
     pub revoked: bool,
+    /// Its own rate limit, instead of its role's.
+    pub limit: Option<RateLimit>,
+    /// Requests made with it, as last stored.
+    pub uses: u64,
+    /// When it was last used, as last stored (0: never).
+    pub last_used_at: i64,
 }
 
-/// How much a key has been used (kept across snapshots, by key id).
-#[derive(Debug, Default)]
+/// How much a key has been used, and its rate-limit bucket (kept across snapshots, by key id).
+#[derive(Debug)]
 pub struct KeyUsage {
     /// Requests authenticated with it.
     pub uses: AtomicU64,
-    /// When it was last used (Unix ms; 0: never since start).
+    /// When it was last used (Unix ms; 0: never).
     pub last_used: AtomicI64,
+    bucket: Bucket,
+    requests: metrics::Counter,
+}
+
+impl KeyUsage {
+    fn new(key_id: &str, role: Role, uses: u64, last_used: i64) -> KeyUsage {
+        KeyUsage {
+            uses: AtomicU64::new(uses),
+            last_used: AtomicI64::new(last_used),
+            bucket: Bucket::default(),
+            requests: metrics::counter!("engine_api_key_requests_total", "key" => key_id.to_owned(), "role" => role.as_str()),
+        }
+    }
+}
+
+/// An authenticated caller and what its key's rate limit said.
+#[derive(Debug, Clone)]
+pub struct Admission {
+    /// Who is calling.
+    pub caller: Caller,
+    /// The `X-RateLimit-*` figures; `admitted == false` means answer 429.
+    pub verdict: Verdict,
 }
 
 #[derive(Debug)]
@@ -48,6 +79,7 @@ struct Entry {
     digest: [u8; 32],
     /// A disabled publisher's key is refused with 403.
     enabled: bool,
+    limit: RateLimit,
     usage: Arc<KeyUsage>,
 }
 
@@ -63,6 +95,8 @@ struct Sources {
     config: Vec<(Role, Arc<str>, [u8; 32], bool)>,
     /// Publishers that exist now, and whether they are enabled.
     publishers: HashMap<Arc<str>, bool>,
+    /// Each role's default rate limit.
+    limits: RateLimits,
     issued: Vec<IssuedKey>,
     /// Stable publisher indices, never reused while the process runs.
     indices: HashMap<Arc<str>, u32>,
@@ -74,12 +108,15 @@ struct Sources {
 pub struct Keys {
     current: ArcSwap<KeySet>,
     sources: Mutex<Sources>,
+    /// The rate limiter's clock.
+    epoch: Instant,
 }
 
 impl Keys {
     /// The config's keys; issued keys come with [`Keys::set_issued`].
     pub fn new(config: &Config) -> Keys {
-        let keys = Keys { current: ArcSwap::from_pointee(KeySet::default()), sources: Mutex::default() };
+        let keys =
+            Keys { current: ArcSwap::from_pointee(KeySet::default()), sources: Mutex::default(), epoch: Instant::now() };
         keys.set_config(config);
         keys
     }
@@ -96,6 +133,7 @@ impl Keys {
             .chain(config.admins.iter().map(|a| (Role::Admin, a.id.as_str().into(), a.key_sha256.0, true)))
             .collect();
         sources.publishers = config.publishers.iter().map(|p| (p.id.as_str().into(), p.enabled)).collect();
+        sources.limits = config.rate_limits;
         self.rebuild(&mut sources);
     }
 
@@ -120,9 +158,9 @@ impl Keys {
         Some((usage.uses.load(Ordering::Relaxed), usage.last_used.load(Ordering::Relaxed)))
     }
 
-    /// The caller holding the key in the `Authorization` header: 401 without a known key, 403
-    /// for a disabled publisher. Counts the use.
-    pub fn authenticate(&self, headers: &HeaderMap, now: UnixMs) -> Result<Caller, ApiError> {
+    /// The caller holding the key in the `Authorization` header, with its rate-limit verdict:
+    /// 401 without a known key, 403 for a disabled publisher. Counts the use.
+    pub fn authenticate(&self, headers: &HeaderMap, now: UnixMs) -> Result<Admission, ApiError> {
         let digest = presented_digest(headers)?;
         let set = self.current.load();
         // Visit every entry whatever matches, so timing says nothing about which one did.
@@ -133,18 +171,35 @@ impl Keys {
         let entry = set.entries.get(found as usize).ok_or_else(|| unauthorized("invalid API key"))?;
         entry.usage.uses.fetch_add(1, Ordering::Relaxed);
         entry.usage.last_used.store(now, Ordering::Relaxed);
+        entry.usage.requests.increment(1);
         if !entry.enabled {
             return Err(forbidden("this key's publisher is disabled"));
         }
-        Ok(entry.caller.clone())
+        let now_ns = i64::try_from(self.epoch.elapsed().as_nanos()).unwrap_or(i64::MAX);
+        let verdict = entry.usage.bucket.admit(entry.limit, now_ns);
+        Ok(Admission { caller: entry.caller.clone(), verdict })
+    }
+
+    /// Issued keys' use counts now: (key id, uses, last used), for storing.
+    pub fn issued_usage(&self) -> Vec<(String, u64, i64)> {
+        let sources = self.sources.lock();
+        sources
+            .issued
+            .iter()
+            .filter_map(|key| {
+                let usage = sources.usage.get(key.id.as_str())?;
+                Some((key.id.clone(), usage.uses.load(Ordering::Relaxed), usage.last_used.load(Ordering::Relaxed)))
+            })
+            .collect()
     }
 
     fn rebuild(&self, sources: &mut Sources) {
         let mut entries = Vec::with_capacity(sources.config.len() + sources.issued.len());
         let config = std::mem::take(&mut sources.config);
         for (role, owner, digest, enabled) in &config {
-            let key_id: Arc<str> = format!("config:{}:{owner}", role.as_str()).into();
-            entries.push(entry(sources, *role, owner, key_id, Scopes::ALL, *digest, *enabled));
+            let key_id: Arc<str> = config_key_id(*role, owner).into();
+            let limit = role_limit(&sources.limits, *role);
+            entries.push(entry(sources, *role, owner, key_id, Scopes::ALL, *digest, *enabled, limit, (0, 0)));
         }
         sources.config = config;
         let issued = std::mem::take(&mut sources.issued);
@@ -158,13 +213,30 @@ impl Keys {
                 Role::Buyer | Role::Admin => true,
             };
             let owner: Arc<str> = key.owner_id.as_str().into();
-            entries.push(entry(sources, key.role, &owner, key.id.as_str().into(), key.scopes, key.digest, enabled));
+            let limit = key.limit.unwrap_or(role_limit(&sources.limits, key.role));
+            let used = (key.uses, key.last_used_at);
+            let id = key.id.as_str().into();
+            entries.push(entry(sources, key.role, &owner, id, key.scopes, key.digest, enabled, limit, used));
         }
         sources.issued = issued;
         self.current.store(Arc::new(KeySet { entries }));
     }
 }
 
+fn role_limit(limits: &RateLimits, role: Role) -> RateLimit {
+    match role {
+        Role::Publisher => limits.publisher,
+        Role::Buyer => limits.buyer,
+        Role::Admin => limits.admin,
+    }
+}
+
+/// The id a config key is listed under: `config.<role>.<owner>`.
+pub fn config_key_id(role: Role, owner: &str) -> String {
+    format!("config.{}.{owner}", role.as_str())
+}
+
+#[allow(clippy::too_many_arguments)]
 fn entry(
     sources: &mut Sources,
     role: Role,
@@ -173,10 +245,17 @@ fn entry(
     scopes: Scopes,
     digest: [u8; 32],
     enabled: bool,
+    limit: RateLimit,
+    (uses, last_used): (u64, i64),
 ) -> Entry {
     let publisher_index = if role == Role::Publisher { index_of(&mut sources.indices, owner) } else { u32::MAX };
-    let usage = Arc::clone(sources.usage.entry(Arc::clone(&key_id)).or_default());
-    Entry { caller: Caller { role, id: Arc::clone(owner), publisher_index, key_id, scopes }, digest, enabled, usage }
+    let usage = sources
+        .usage
+        .entry(Arc::clone(&key_id))
+        .or_insert_with(|| Arc::new(KeyUsage::new(&key_id, role, uses, last_used)));
+    let usage = Arc::clone(usage);
+    let caller = Caller { role, id: Arc::clone(owner), publisher_index, key_id, scopes };
+    Entry { caller, digest, enabled, limit, usage }
 }
 
 fn index_of(indices: &mut HashMap<Arc<str>, u32>, id: &str) -> u32 {

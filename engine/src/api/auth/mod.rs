@@ -10,12 +10,13 @@
 //! ([`Keys::set_config`], [`Keys::set_issued`]): a revoked key fails on the next request.
 
 mod keyset;
+pub mod limit;
 
 use std::sync::Arc;
 
 use http::{HeaderMap, StatusCode};
 
-pub use keyset::{IssuedKey, KeyUsage, Keys};
+pub use keyset::{Admission, IssuedKey, KeyUsage, Keys, config_key_id};
 
 use super::error::ApiError;
 
@@ -109,7 +110,7 @@ pub struct Caller {
     /// For publishers: a compact index that never changes while the process runs (per-publisher
     /// maps key on it); `u32::MAX` for other roles.
     pub publisher_index: u32,
-    /// The key's id: `key_...` for issued keys, `config:<role>:<id>` for config keys.
+    /// The key's id: `key_...` for issued keys, `config.<role>.<id>` for config keys.
     pub key_id: Arc<str>,
     /// What it may do.
     pub scopes: Scopes,

@@ -35,14 +35,14 @@ fn bearer(key: &str) -> HeaderMap {
 #[test]
 fn config_keys_resolve_to_their_role_and_holder() {
     let keys = Keys::new(&config());
-    let publisher = keys.authenticate(&bearer("pk1"), 1).expect("publisher");
+    let publisher = keys.authenticate(&bearer("pk1"), 1).expect("publisher").caller;
     assert_eq!((publisher.role, &*publisher.id, publisher.scopes), (Role::Publisher, "pub1", Scopes::ALL));
-    let admin = keys.authenticate(&bearer("ak1"), 1).expect("admin");
+    let admin = keys.authenticate(&bearer("ak1"), 1).expect("admin").caller;
     assert_eq!((admin.role, &*admin.id), (Role::Admin, "ops"));
     assert_eq!(keys.authenticate(&bearer("pk2"), 1).expect_err("disabled").status, StatusCode::FORBIDDEN);
     assert_eq!(keys.authenticate(&bearer("nope"), 1).expect_err("unknown").status, StatusCode::UNAUTHORIZED);
     assert_eq!(keys.authenticate(&HeaderMap::new(), 1).expect_err("none").status, StatusCode::UNAUTHORIZED);
-    assert_eq!(keys.usage("config:publisher:pub1"), Some((1, 1)));
+    assert_eq!(keys.usage("config.publisher.pub1"), Some((1, 1)));
 }
 
 #[test]
@@ -55,9 +55,12 @@ fn a_revoked_issued_key_fails_on_the_next_request() {
         scopes: Scopes { read: true, write: false },
         digest: Sha256::digest("bk1").into(),
         revoked: false,
+        limit: None,
+        uses: 0,
+        last_used_at: 0,
     };
     keys.set_issued(vec![issued.clone()]);
-    let buyer = keys.authenticate(&bearer("bk1"), 1).expect("buyer");
+    let buyer = keys.authenticate(&bearer("bk1"), 1).expect("buyer").caller;
     assert_eq!((buyer.role, &*buyer.id, &*buyer.key_id), (Role::Buyer, "acme", "key_1"));
     assert!(buyer.require(Role::Buyer, Scope::Read).is_ok());
     assert_eq!(buyer.require(Role::Buyer, Scope::Write).expect_err("read only").status, StatusCode::FORBIDDEN);
@@ -69,10 +72,10 @@ fn a_revoked_issued_key_fails_on_the_next_request() {
 #[test]
 fn publisher_indices_are_stable_across_rebuilds() {
     let keys = Keys::new(&config());
-    let before = keys.authenticate(&bearer("pk1"), 1).expect("publisher").publisher_index;
+    let before = keys.authenticate(&bearer("pk1"), 1).expect("publisher").caller.publisher_index;
     keys.set_issued(Vec::new());
     keys.set_config(&config());
-    assert_eq!(keys.authenticate(&bearer("pk1"), 1).expect("publisher").publisher_index, before);
+    assert_eq!(keys.authenticate(&bearer("pk1"), 1).expect("publisher").caller.publisher_index, before);
     assert_eq!(keys.publisher_index("pub1"), before);
 }
 

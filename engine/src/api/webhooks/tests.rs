@@ -69,7 +69,7 @@ async fn route(
         if !route.allow().split(", ").any(|m| m == parts.method.as_str()) {
             return Ok(crate::api::method_not_allowed(route.allow()));
         }
-        let caller = keys.authenticate(&parts.headers, 0)?;
+        let caller = keys.authenticate(&parts.headers, 0)?.caller;
         if route.id().is_some_and(|id| crate::config::check_id(id).is_err()) {
             return Err(crate::api::no_such_endpoint());
         }
