@@ -121,6 +121,7 @@ impl<T: Transport> Engine<T> {
         }
         let (app, records) = build(config, transport, auction::log::RECORD_QUEUE, Arc::clone(&store));
         restore_idempotency(&app.intake, &app.keys, &*store, config.intake.idempotency_ttl_s).await?;
+        api::keys::reload(&*store, &app.keys).await.map_err(std::io::Error::other)?;
         // Caps count from the store: a calendar month in any zone began at most 33 days ago.
         let now = store::now_ms();
         let sales = store.sales_since(now - CAP_LOOKBACK_MS).await.map_err(std::io::Error::other)?;
@@ -128,6 +129,7 @@ impl<T: Transport> Engine<T> {
         let mut background = vec![
             tokio::spawn(sweep_idempotency(Arc::downgrade(&app.intake.idempotency))),
             tokio::spawn(ops::metrics::upkeep()),
+            tokio::spawn(api::keys::sync(Arc::downgrade(&store), Arc::downgrade(&app.keys))),
         ];
         if let Some(dedupe) = &app.intake.dedupe {
             let rows = store
@@ -156,6 +158,11 @@ impl<T: Transport> Engine<T> {
     pub async fn serve(mut self, listener: TcpListener, shutdown: impl Future<Output = ()>) -> std::io::Result<()> {
         let log = self.records.take().map(|records| tokio::spawn(auction::log::auction_log(records)));
         let served = api::serve(Arc::clone(&self.app), listener, shutdown, self.grace).await;
+        // Use counts since the last periodic write (queued; the store's drop commits them).
+        let usage = self.app.keys.issued_usage();
+        if !usage.is_empty() {
+            let _ = self.app.keys_api.store.write(vec![store::Write::KeyUsage(usage)]);
+        }
         for task in &self.background {
             task.abort();
         }
@@ -207,7 +214,8 @@ pub fn build<T: Transport>(
     let pull = api::pull::PullApi::new(Arc::clone(&store), Arc::clone(&live));
     let reports = api::reports::ReportsApi::new(Arc::clone(&store), Arc::clone(&live));
     let admin = api::admin::AdminApi::new(Arc::clone(&store), Arc::clone(&live));
-    let keys_api = api::keys::KeysApi::new(Arc::clone(&store), Arc::clone(&live));
+    let keys = Arc::new(Keys::new(config));
+    let keys_api = api::keys::KeysApi::new(Arc::clone(&store), Arc::clone(&live), Arc::clone(&keys));
     let journal = Journal::new(store, config.durability);
     let (records_tx, records_rx) = mpsc::channel(record_queue.max(1));
     let intake = Intake {
@@ -226,7 +234,7 @@ pub fn build<T: Transport>(
     };
     let app = App {
         config: live,
-        keys: Arc::new(Keys::new(config)),
+        keys,
         intake,
         health: Arc::new(Health::default()),
         feedback,

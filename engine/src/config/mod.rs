@@ -22,15 +22,16 @@ use crate::protocol::money::Micros;
 
 pub use buyer::{AttrRule, BuyerBreakerConfig, BuyerConfig, RuleValue, TransportKind, ZipFilter};
 pub use caps::{Caps, Limit, Period};
-pub use de::{KeyDigest, SigningSecret};
 /// The `headers` table check, shared with the webhook API (same names refused, same errors).
-pub(crate) use de::{check_id, headers as parse_headers};
-pub use live::LiveConfig;
-pub use rate_limits::{RateLimit, RateLimits};
+pub use de::check_id;
+pub(crate) use de::headers as parse_headers;
+pub use de::{KeyDigest, SigningSecret};
 pub use dedupe::{DedupeConfig, DedupeMode, DedupeRule, MatchOn, VerticalDedupe};
+pub use live::LiveConfig;
 pub use mapping::{
     AcceptRulesConfig, BidRulesConfig, Encoding, FieldConfig, MappingConfig, MessageConfig, OneOrMany, RuleConfig,
 };
+pub use rate_limits::{RateLimit, RateLimits};
 pub use schedule::{Hours, MINUTES_PER_DAY, Schedule, TimeRange};
 
 /// The whole configuration file.

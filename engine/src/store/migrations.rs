@@ -235,6 +235,9 @@ CREATE TABLE api_keys (
     scopes        TEXT NOT NULL,
     key_sha256    BLOB NOT NULL UNIQUE,
     label         TEXT,
+    -- Its own rate limit (NULL: its role's).
+    rate_per_second REAL,
+    burst         INTEGER,
     created_at    INTEGER NOT NULL,
     created_by    TEXT NOT NULL,
     revoked_at    INTEGER,

@@ -115,6 +115,13 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
     // -- Directory (admin API) and audit log. --
 
     // -- API keys. --
+
+    /// Every issued API key, revoked ones included, oldest first.
+    fn api_keys(&self) -> StoreFuture<'_, Vec<StoredKey>>;
+
+    /// Changes whenever a key is issued or revoked (by this engine or by `engine keys` on the
+    /// same store): running engines poll it.
+    fn api_keys_stamp(&self) -> StoreFuture<'_, (i64, i64)>;
 }
 
 /// A sale, as caps count it.
@@ -128,6 +135,35 @@ pub struct SaleRow {
     pub price: i64,
     /// When it sold.
     pub at: UnixMs,
+}
+
+/// An issued API key as stored: its SHA-256, never the key.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StoredKey {
+    /// `key_...`.
+    pub id: String,
+    /// `publisher`, `buyer` or `admin`.
+    pub role: String,
+    /// The publisher, buyer or admin it acts for.
+    pub owner_id: String,
+    /// `read`, `write` or `read,write`.
+    pub scopes: String,
+    /// SHA-256 of the key.
+    pub digest: [u8; 32],
+    /// A note for people.
+    pub label: Option<String>,
+    /// Its own rate limit: requests per second and burst (`None`: its role's).
+    pub rate_limit: Option<(f64, u32)>,
+    /// When it was made.
+    pub created_at: UnixMs,
+    /// Who made it (`admin:ops`, `cli`).
+    pub created_by: String,
+    /// When it was revoked.
+    pub revoked_at: Option<UnixMs>,
+    /// Requests made with it (as last stored: engines store counts every few seconds).
+    pub uses: u64,
+    /// When it was last used.
+    pub last_used_at: Option<UnixMs>,
 }
 
 /// One write. Every write of one [`Store::write`] call commits in the same transaction.
@@ -170,6 +206,17 @@ pub enum Write {
     // -- Directory (admin API) and audit log. --
 
     // -- API keys. --
+    /// A new API key.
+    PutApiKey(Box<StoredKey>),
+    /// Revokes a key (changes no row when it is unknown or already revoked).
+    RevokeApiKey {
+        /// `key_...`.
+        id: String,
+        /// When.
+        at: UnixMs,
+    },
+    /// Issued keys' use counts: (key id, uses, last used at).
+    KeyUsage(Vec<(String, u64, UnixMs)>),
 
     ReplayRange {
         /// Subscription id.

@@ -8,6 +8,7 @@
 //! replays), `recovery` (closing interrupted auctions at start), `reads` and `webhook_reads`.
 
 mod events;
+pub mod keys;
 mod reads;
 mod recovery;
 mod webhook_reads;
@@ -346,6 +347,14 @@ impl Store for SqliteStore {
     // -- Directory (admin API) and audit log. --
 
     // -- API keys. --
+
+    fn api_keys(&self) -> StoreFuture<'_, Vec<super::StoredKey>> {
+        self.read(keys::all)
+    }
+
+    fn api_keys_stamp(&self) -> StoreFuture<'_, (i64, i64)> {
+        self.read(keys::stamp)
+    }
 }
 
 /// The read-only connections. A read takes a free one, or waits for one in turn; the lock is

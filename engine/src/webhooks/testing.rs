@@ -419,4 +419,12 @@ impl Store for MemoryStore {
     // -- Directory (admin API) and audit log. --
 
     // -- API keys. --
+
+    fn api_keys(&self) -> StoreFuture<'_, Vec<crate::store::StoredKey>> {
+        Box::pin(async { Ok(Vec::new()) })
+    }
+
+    fn api_keys_stamp(&self) -> StoreFuture<'_, (i64, i64)> {
+        Box::pin(async { Ok((0, 0)) })
+    }
 }

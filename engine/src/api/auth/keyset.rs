@@ -115,8 +115,11 @@ pub struct Keys {
 impl Keys {
     /// The config's keys; issued keys come with [`Keys::set_issued`].
     pub fn new(config: &Config) -> Keys {
-        let keys =
-            Keys { current: ArcSwap::from_pointee(KeySet::default()), sources: Mutex::default(), epoch: Instant::now() };
+        let keys = Keys {
+            current: ArcSwap::from_pointee(KeySet::default()),
+            sources: Mutex::default(),
+            epoch: Instant::now(),
+        };
         keys.set_config(config);
         keys
     }
@@ -129,7 +132,9 @@ impl Keys {
             .publishers
             .iter()
             .map(|p| (Role::Publisher, Arc::from(p.id.as_str()), p.key_sha256.0, p.enabled))
-            .chain(config.buyers.iter().filter_map(|b| Some((Role::Buyer, b.id.as_str().into(), b.key_sha256?.0, true))))
+            .chain(
+                config.buyers.iter().filter_map(|b| Some((Role::Buyer, b.id.as_str().into(), b.key_sha256?.0, true))),
+            )
             .chain(config.admins.iter().map(|a| (Role::Admin, a.id.as_str().into(), a.key_sha256.0, true)))
             .collect();
         sources.publishers = config.publishers.iter().map(|p| (p.id.as_str().into(), p.enabled)).collect();

@@ -8,7 +8,7 @@ use rusqlite::{Connection, params};
 
 use super::super::writer::{Done, Work};
 use super::super::{AuctionFinished, DuplicateClosed, LeadReceived, PostStarted, StoreError, Write};
-use super::{Context, events, recovery, webhook_writes};
+use super::{Context, events, keys, recovery, webhook_writes};
 
 /// Runs one job; `wake` is set when it created deliveries or made some due sooner.
 pub(crate) fn apply(conn: &Connection, work: Work, wake: &mut bool) -> Result<Done, StoreError> {
@@ -39,6 +39,9 @@ fn apply_write(conn: &Connection, write: Write, wake: &mut bool) -> Result<u64, 
         // -- Directory (admin API) and audit log. --
 
         // -- API keys. --
+        Write::PutApiKey(key) => keys::put(conn, &key),
+        Write::RevokeApiKey { id, at } => keys::revoke(conn, &id, at),
+        Write::KeyUsage(usage) => keys::record_usage(conn, &usage),
 
         Write::ReplayRange { subscription_id, since, until, now } => {
             webhook_writes::replay_range(conn, &subscription_id, since, until, now, wake)
