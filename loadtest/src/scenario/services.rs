@@ -193,6 +193,10 @@ pub fn engine_config(
          [auction]\n\
          ping_timeout_ms = {ping}\n\
          total_timeout_ms = {total}\n\n\
+         # The generator's one key sends the whole load: its rate limit is lifted so the run\n\
+         # measures the engine, not the limiter.\n\
+         [rate_limits]\n\
+         publisher = {{ per_second = 1000000, burst = 1000000 }}\n\n\
          [[publishers]]\n\
          id = \"loadtest\"\n\
          key_sha256 = \"{key}\"\n\n\
