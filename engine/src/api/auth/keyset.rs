@@ -86,6 +86,41 @@ struct Entry {
 #[derive(Debug, Default)]
 struct KeySet {
     entries: Vec<Entry>,
+    /// Entries by the first 8 bytes of their digest.
+    by_prefix: HashMap<u64, Vec<u32>>,
+}
+
+impl KeySet {
+    fn new(entries: Vec<Entry>) -> KeySet {
+        let mut by_prefix: HashMap<u64, Vec<u32>> = HashMap::with_capacity(entries.len());
+        for (i, entry) in entries.iter().enumerate() {
+            by_prefix.entry(prefix(&entry.digest)).or_default().push(i as u32);
+        }
+        KeySet { entries, by_prefix }
+    }
+
+    /// The entry whose digest is `digest`.
+    ///
+    /// The candidates are found by the digest's first 8 bytes, then compared in full in
+    /// constant time. What timing can reveal is whether the prefix of SHA-256 of the presented
+    /// key matches a stored one: finding a key from that needs a SHA-256 preimage. Scanning
+    /// every digest in constant time instead cost 60 us per request with 1,000 keys (benches,
+    /// `auth`); this is one hash lookup.
+    fn find(&self, digest: &[u8; 32]) -> Option<&Entry> {
+        let candidates = self.by_prefix.get(&prefix(digest))?;
+        let mut found = u32::MAX;
+        for &i in candidates {
+            let matches = self.entries.get(i as usize).map_or(0.into(), |e| e.digest.ct_eq(digest));
+            found.conditional_assign(&i, matches);
+        }
+        self.entries.get(found as usize)
+    }
+}
+
+fn prefix(digest: &[u8; 32]) -> u64 {
+    let mut first = [0u8; 8];
+    first.copy_from_slice(&digest[..8]);
+    u64::from_le_bytes(first)
 }
 
 /// The inputs a snapshot is built from, kept to rebuild it when one of them changes.
@@ -168,12 +203,7 @@ impl Keys {
     pub fn authenticate(&self, headers: &HeaderMap, now: UnixMs) -> Result<Admission, ApiError> {
         let digest = presented_digest(headers)?;
         let set = self.current.load();
-        // Visit every entry whatever matches, so timing says nothing about which one did.
-        let mut found = u32::MAX;
-        for (i, entry) in set.entries.iter().enumerate() {
-            found.conditional_assign(&(i as u32), entry.digest.ct_eq(&digest));
-        }
-        let entry = set.entries.get(found as usize).ok_or_else(|| unauthorized("invalid API key"))?;
+        let entry = set.find(&digest).ok_or_else(|| unauthorized("invalid API key"))?;
         entry.usage.uses.fetch_add(1, Ordering::Relaxed);
         entry.usage.last_used.store(now, Ordering::Relaxed);
         entry.usage.requests.increment(1);
@@ -224,7 +254,7 @@ impl Keys {
             entries.push(entry(sources, key.role, &owner, id, key.scopes, key.digest, enabled, limit, used));
         }
         sources.issued = issued;
-        self.current.store(Arc::new(KeySet { entries }));
+        self.current.store(Arc::new(KeySet::new(entries)));
     }
 }
 

@@ -2,8 +2,8 @@
 //! buyer, admin), the publisher, buyer or admin it acts for, its scopes (read, write) and the
 //! id of the key it used.
 //!
-//! Keys are held only as SHA-256 digests, and a presented key's digest is compared in constant
-//! time against every digest of the set, so timing says nothing about which one matched. Keys
+//! Keys are held only as SHA-256 digests; a presented key's digest is looked up by its first
+//! bytes and compared in full in constant time (see `KeySet::find` for why that is safe). Keys
 //! come from two places: the config (`key_sha256` of publishers, buyers and admins: read and
 //! write) and the store (keys made with `engine keys create` or `POST /v1/keys`, with their
 //! own scopes, revocable). The set is an immutable snapshot swapped whole on every change
