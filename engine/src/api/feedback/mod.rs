@@ -74,7 +74,11 @@ impl FeedbackApi {
     /// alike, so a buyer learns nothing of leads it did not buy.
     async fn sale(&self, lead_id: &str, buyer_id: &str) -> Result<Sale, ApiError> {
         self.store.sale(lead_id, buyer_id).await.map_err(store_error)?.ok_or_else(|| {
-            ApiError::new(StatusCode::NOT_FOUND, "not_found", format!("no lead `{lead_id}` bought by buyer `{buyer_id}`"))
+            ApiError::new(
+                StatusCode::NOT_FOUND,
+                "not_found",
+                format!("no lead `{lead_id}` bought by buyer `{buyer_id}`"),
+            )
         })
     }
 

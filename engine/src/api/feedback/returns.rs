@@ -91,7 +91,10 @@ impl FeedbackApi {
 fn refusal(sale: &Sale, hours: u32, now: i64) -> Option<ApiError> {
     let lead_id = &sale.lead_id;
     if let Some(returned_at) = sale.returned_at {
-        return Some(conflict("already_returned", format!("lead `{lead_id}` was already returned at {}", time(returned_at))));
+        return Some(conflict(
+            "already_returned",
+            format!("lead `{lead_id}` was already returned at {}", time(returned_at)),
+        ));
     }
     if let Some(status @ (Disposition::Converted | Disposition::ClosedWon)) = sale.status {
         return Some(conflict(

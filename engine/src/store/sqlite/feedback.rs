@@ -7,8 +7,8 @@
 
 use rusqlite::{Connection, OptionalExtension, Row, params};
 
-use super::super::feedback::{Sale, SaleReturned, SaleStatusChanged};
 use super::super::StoreError;
+use super::super::feedback::{Sale, SaleReturned, SaleStatusChanged};
 use super::{Context, events};
 use crate::protocol::feedback::Disposition;
 
@@ -23,8 +23,7 @@ pub(super) fn sale(conn: &Connection, lead_id: &str, buyer_id: &str) -> Result<O
         .query_row(params![lead_id, buyer_id], sale_row)
         .optional()
         .context("sale")?;
-    row.map(|(sale, status)| Ok(Sale { status: status.as_deref().map(disposition).transpose()?, ..sale }))
-        .transpose()
+    row.map(|(sale, status)| Ok(Sale { status: status.as_deref().map(disposition).transpose()?, ..sale })).transpose()
 }
 
 /// A row with its status still as text (checked by [`disposition`] outside rusqlite's closure).
@@ -66,7 +65,9 @@ pub(super) fn status_changed(conn: &Connection, change: SaleStatusChanged, wake:
         return Ok(0);
     }
     let history = conn
-        .prepare_cached("INSERT INTO sale_statuses (sale_seq, at, previous, status, key_id) VALUES (?1, ?2, ?3, ?4, ?5)")
+        .prepare_cached(
+            "INSERT INTO sale_statuses (sale_seq, at, previous, status, key_id) VALUES (?1, ?2, ?3, ?4, ?5)",
+        )
         .context("insert sale status")?
         .execute(params![change.sale_seq, change.at, previous, change.status.as_str(), change.key_id])
         .context("insert sale status")?;
