@@ -15,8 +15,8 @@ use crate::api::error::ApiError;
 use crate::protocol::event::EventType;
 use crate::protocol::feedback::{Disposition, ReturnAnswer, ReturnRequest};
 use crate::protocol::money::Micros;
-use crate::store::Write;
 use crate::store::feedback::{Sale, SaleReturned};
+use crate::store::{UnixMs, Write};
 
 /// Longest note, in characters: room for what the call center saw, not for a transcript.
 const MAX_NOTE_CHARS: usize = 1_000;
@@ -50,7 +50,9 @@ impl FeedbackApi {
         for _ in 0..MAX_DECISIONS {
             let sale = self.sale(lead_id, &caller.id).await?;
             let at = crate::store::now_ms();
-            refusal(&sale, hours, at).map_or(Ok(()), Err)?;
+            if let Some(refused) = refusal(&sale, hours, at) {
+                return Err(refused);
+            }
             let credit = Micros(sale.price);
             let event = lead_event(
                 EventType::LeadReturned,
@@ -88,7 +90,7 @@ impl FeedbackApi {
 }
 
 /// Why `sale` cannot be returned at `now` by a buyer with a window of `hours`, if it cannot.
-fn refusal(sale: &Sale, hours: u32, now: i64) -> Option<ApiError> {
+fn refusal(sale: &Sale, hours: u32, now: UnixMs) -> Option<ApiError> {
     let lead_id = &sale.lead_id;
     if let Some(returned_at) = sale.returned_at {
         return Some(conflict(

@@ -14,8 +14,8 @@ use crate::api::auth::Caller;
 use crate::api::error::ApiError;
 use crate::protocol::event::EventType;
 use crate::protocol::feedback::{Disposition, StatusAnswer, StatusRequest};
-use crate::store::Write;
 use crate::store::feedback::{Sale, SaleStatusChanged};
+use crate::store::{UnixMs, Write};
 
 impl FeedbackApi {
     /// `POST /v1/leads/{id}/status`.
@@ -75,7 +75,7 @@ fn answer(
     status: Disposition,
     previous_status: Option<Disposition>,
     changed: bool,
-    updated_at: i64,
+    updated_at: UnixMs,
 ) -> Result<Response<Full<Bytes>>, ApiError> {
     let body = StatusAnswer {
         lead_id: sale.lead_id.clone(),
