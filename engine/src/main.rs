@@ -155,10 +155,6 @@ fn serve(path: PathBuf, listen: Option<std::net::SocketAddr>, log_json: bool) ->
                 return ExitCode::FAILURE;
             }
         };
-        let pending = config.not_yet_enforced();
-        if !pending.is_empty() {
-            tracing::warn!(keys = ?pending, "these settings are parsed but not acted on by this version");
-        }
         // The store is opened and recovered before the engine says it listens: a client that
         // waits for that line finds it ready.
         let started = match engine::Engine::start(&config, engine::transport::HttpTransport::new()).await {

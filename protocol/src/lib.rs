@@ -7,6 +7,7 @@ pub mod answer;
 pub mod bid;
 pub mod error;
 pub mod event;
+pub mod feedback;
 pub mod geo;
 pub mod ids;
 pub mod lead;

@@ -74,7 +74,8 @@ pub struct BuyerConfig {
     /// The buyer's circuit breaker (on by default).
     #[serde(default)]
     pub breaker: BuyerBreakerConfig,
-    /// How long after a sale the buyer may return the lead.
+    /// How long after a sale the buyer may return the lead, in hours (unset: 72; 0: never).
+    /// Read through `Config::return_window_hours`.
     #[serde(default)]
     pub return_window_hours: Option<u32>,
     /// Payload mapping for a buyer that does not speak v1 (docs/buyers.md, "Payload mapping").

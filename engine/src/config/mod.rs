@@ -67,9 +67,9 @@ pub struct Config {
     /// Requests per second each role's keys may make.
     #[serde(default)]
     pub rate_limits: RateLimits,
-    /// Return reasons buyers may give.
+    /// Return reasons buyers may give (the defaults when `[returns]` is absent).
     #[serde(default)]
-    pub returns: Option<ReturnsConfig>,
+    pub returns: ReturnsConfig,
     /// Webhook delivery settings.
     #[serde(default)]
     pub delivery: DeliveryConfig,
@@ -165,12 +165,40 @@ pub struct AdminConfig {
     pub key_sha256: KeyDigest,
 }
 
-/// `[returns]`.
-#[derive(Debug, Clone, Deserialize)]
+/// `[returns]`: what buyers may say when they return a lead.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ReturnsConfig {
-    /// Reason codes a buyer may give when returning a lead.
+    /// Reason codes a buyer may give when returning a lead (1 to [`MAX_RETURN_REASONS`], each
+    /// shaped like an id); without the key, those of [`ReturnsConfig::default`].
+    #[serde(default = "defaults::return_reasons")]
     pub reasons: Vec<String>,
+}
+
+/// Most return reasons: a buyer's engineer maps each to a code of its own CRM, and a list
+/// longer than this is a free-text field in disguise.
+pub const MAX_RETURN_REASONS: usize = 50;
+
+impl Default for ReturnsConfig {
+    /// `invalid_phone`, `invalid_email`, `duplicate`, `wrong_person`, `fraud`.
+    fn default() -> ReturnsConfig {
+        ReturnsConfig { reasons: defaults::return_reasons() }
+    }
+}
+
+impl ReturnsConfig {
+    fn validate(&self) -> Result<(), (String, String)> {
+        if self.reasons.is_empty() || self.reasons.len() > MAX_RETURN_REASONS {
+            return Err(("reasons".into(), format!("list 1 to {MAX_RETURN_REASONS} reason codes")));
+        }
+        for (n, reason) in self.reasons.iter().enumerate() {
+            de::check_id(reason).map_err(|m| (format!("reasons[{n}]"), m.to_owned()))?;
+            if self.reasons[..n].contains(reason) {
+                return Err((format!("reasons[{n}]"), format!("duplicate reason \"{reason}\"")));
+            }
+        }
+        Ok(())
+    }
 }
 
 /// `durability`: when the publisher's answer waits for the disk.
@@ -388,20 +416,19 @@ impl Config {
         if let Some(dedupe) = &self.dedupe {
             dedupe.validate().map_err(|(field, m)| key_err(format!("dedupe.{field}"), &m))?;
         }
+        self.returns.validate().map_err(|(field, m)| key_err(format!("returns.{field}"), &m))?;
         Ok(())
     }
 
-    /// Settings this version parses but does not act on yet, for a start-up warning.
-    pub fn not_yet_enforced(&self) -> Vec<&'static str> {
-        let mut keys = Vec::new();
-        let buyers = |f: fn(&BuyerConfig) -> bool| self.buyers.iter().any(f);
-        if buyers(|b| b.return_window_hours.is_some() || b.key_sha256.is_some()) {
-            keys.push("buyers.return_window_hours/key_sha256 (buyer API)");
-        }
-        if self.returns.is_some() {
-            keys.push("returns");
-        }
-        keys
+    /// How many hours after a sale buyer `buyer_id` may return the lead: its
+    /// `return_window_hours`, else the default (also for a buyer no longer configured, whose
+    /// past purchases can still be returned); 0 means never.
+    pub fn return_window_hours(&self, buyer_id: &str) -> u32 {
+        self.buyers
+            .iter()
+            .find(|b| b.id == buyer_id)
+            .and_then(|b| b.return_window_hours)
+            .unwrap_or(defaults::RETURN_WINDOW_HOURS)
     }
 }
 
@@ -450,6 +477,10 @@ mod defaults {
 
     /// Below this a ping deadline cannot be met even on loopback with timer slack.
     pub const MIN_PING_TIMEOUT_MS: u32 = 5;
+
+    /// Three days: a buyer's call center works a lead within a day or two, and a bad phone or
+    /// email shows on the first attempts.
+    pub const RETURN_WINDOW_HOURS: u32 = 72;
 
     pub fn listen() -> std::net::SocketAddr {
         std::net::SocketAddr::from(([127, 0, 0, 1], 8080))
@@ -529,6 +560,10 @@ mod defaults {
     }
     pub fn yes() -> bool {
         true
+    }
+    /// The reasons that cover most returns; a broker lists its own in `[returns]`.
+    pub fn return_reasons() -> Vec<String> {
+        ["invalid_phone", "invalid_email", "duplicate", "wrong_person", "fraud"].map(String::from).to_vec()
     }
 }
 

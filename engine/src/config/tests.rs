@@ -146,8 +146,7 @@ fn design_example_loads_with_defaults_and_parsed_values() {
 
     assert_eq!(config.admins.len(), 1);
     assert_eq!(config.admins[0].key_sha256, KeyDigest(digest(DIGEST_C)));
-    let returns = config.returns.as_ref().expect("returns");
-    assert_eq!(returns.reasons.len(), 5);
+    assert_eq!(config.returns.reasons.len(), 5);
     let delivery = &config.delivery;
     assert_eq!(delivery.retry_schedule_ms.len(), 8);
     assert!(!delivery.allow_private_targets);
@@ -179,14 +178,14 @@ fn empty_file_loads_with_defaults() {
     assert_eq!(config.intake.max_body_bytes, 65536);
     assert_eq!(config.intake.shutdown_grace_ms, 5_000);
     assert!(config.publishers.is_empty() && config.buyers.is_empty() && config.admins.is_empty());
-    assert!(config.returns.is_none() && config.webhooks.is_empty());
+    assert!(config.webhooks.is_empty());
+    assert_eq!(config.returns.reasons, ["invalid_phone", "invalid_email", "duplicate", "wrong_person", "fraud"]);
     assert_eq!(config.durability, Durability::Strict);
     assert_eq!(
         config.delivery.retry_schedule_ms,
         [0, 5_000, 300_000, 1_800_000, 7_200_000, 18_000_000, 36_000_000, 86_400_000]
     );
     assert_eq!(config.delivery.timeout_ms, 10_000);
-    assert!(config.not_yet_enforced().is_empty());
     // Comments and whitespace only are an empty file too.
     assert_eq!(load("# nothing\n\n").auction.ping_timeout_ms, 100);
 }
@@ -303,7 +302,6 @@ headers = {{ "X-Tenant" = "t1" }}
     assert_eq!(delivery.retry_schedule_ms.len(), 8, "the default schedule");
     assert_eq!(config.webhooks[0].headers.len(), 1);
     assert_eq!(config.webhooks[0].headers[0].0.as_str(), "x-tenant");
-    assert!(config.not_yet_enforced().is_empty());
 }
 
 #[test]
@@ -333,10 +331,22 @@ fn webhook_errors_name_their_key() {
 }
 
 #[test]
-fn not_yet_enforced_lists_parsed_but_unused_settings() {
-    let keys = load(&design_example()).not_yet_enforced();
-    assert!(keys.contains(&"returns"), "returns missing from {keys:?}");
-    assert!(load(&one_buyer("")).not_yet_enforced().is_empty());
+fn return_reasons_are_1_to_50_distinct_ids() {
+    assert_eq!(load("[returns]\nreasons = [\"bad_zip\"]\n").returns.reasons, ["bad_zip"]);
+    assert_eq!(load("[returns]\n").returns, ReturnsConfig::default(), "the key defaults too");
+    refused_at("[returns]\nreasons = []\n", "returns.reasons", "1 to 50");
+    let many = (0..51).map(|n| format!("\"r{n}\"")).collect::<Vec<_>>().join(", ");
+    refused_at(&format!("[returns]\nreasons = [{many}]\n"), "returns.reasons", "1 to 50");
+    refused_at("[returns]\nreasons = [\"fraud\", \"bad zip\"]\n", "returns.reasons[1]", "letters, digits");
+    refused_at("[returns]\nreasons = [\"fraud\", \"fraud\"]\n", "returns.reasons[1]", "duplicate");
+}
+
+#[test]
+fn a_buyer_s_return_window_defaults_to_72_hours() {
+    let config = load(&format!("{}{}", one_buyer("return_window_hours = 0"), one_buyer("").replace("acme", "zeta")));
+    assert_eq!(config.return_window_hours("acme"), 0, "0 is kept: no returns");
+    assert_eq!(config.return_window_hours("zeta"), 72);
+    assert_eq!(config.return_window_hours("gone"), 72, "a buyer no longer configured");
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -10,6 +10,7 @@
 //! The embedded default is [`sqlite::SqliteStore`] (WAL mode; one writer thread owns the write
 //! connection and commits in groups).
 
+pub mod feedback;
 pub mod migrations;
 pub mod sqlite;
 mod writer;
@@ -110,6 +111,9 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
 
     // -- Feedback: dispositions and returns. --
 
+    /// The sale of `lead_id` to `buyer_id`, if that buyer bought it.
+    fn sale(&self, lead_id: &str, buyer_id: &str) -> StoreFuture<'_, Option<feedback::Sale>>;
+
     // -- Pull and reports. --
 
     // -- Directory (admin API) and audit log. --
@@ -198,10 +202,13 @@ pub enum Write {
         /// Due time.
         now: UnixMs,
     },
-    /// Makes every delivery of a subscription whose event happened in `[since, until)` pending
-    /// again, due at `now`, and creates deliveries for events of its types it never had (rows
-    /// changed: deliveries re-queued or created).
     // -- Feedback: dispositions and returns. --
+    /// A disposition, conditional on the status it was decided from (see
+    /// [`feedback::SaleStatusChanged`]; rows changed: 0 when that status is no longer the sale's).
+    SaleStatusChanged(Box<feedback::SaleStatusChanged>),
+    /// A return and its credit, conditional on the sale's state (see [`feedback::SaleReturned`];
+    /// rows changed: 0 when it is returned already or its status moved).
+    SaleReturned(Box<feedback::SaleReturned>),
 
     // -- Directory (admin API) and audit log. --
 
@@ -218,6 +225,9 @@ pub enum Write {
     /// Issued keys' use counts: (key id, uses, last used at).
     KeyUsage(Vec<(String, u64, UnixMs)>),
 
+    /// Makes every delivery of a subscription whose event happened in `[since, until)` pending
+    /// again, due at `now`, and creates deliveries for events of its types it never had (rows
+    /// changed: deliveries re-queued or created).
     ReplayRange {
         /// Subscription id.
         subscription_id: String,

@@ -5,9 +5,11 @@
 //! connections on tokio's blocking threads, and in WAL mode they never wait for the writer nor
 //! it for them. Submodules: `writes` (the lead and auction writes), `events` (the outbox and
 //! its fan-out to subscriptions), `webhook_writes` (subscriptions, delivery attempts,
-//! replays), `recovery` (closing interrupted auctions at start), `reads` and `webhook_reads`.
+//! replays), `recovery` (closing interrupted auctions at start), `reads` and `webhook_reads`;
+//! `feedback` (a sale read, dispositions and returns).
 
 mod events;
+mod feedback;
 pub mod keys;
 mod reads;
 mod recovery;
@@ -341,6 +343,11 @@ impl Store for SqliteStore {
     }
 
     // -- Feedback: dispositions and returns. --
+
+    fn sale(&self, lead_id: &str, buyer_id: &str) -> StoreFuture<'_, Option<super::feedback::Sale>> {
+        let (lead_id, buyer_id) = (lead_id.to_owned(), buyer_id.to_owned());
+        self.read(move |conn| feedback::sale(conn, &lead_id, &buyer_id))
+    }
 
     // -- Pull and reports. --
 

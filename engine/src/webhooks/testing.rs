@@ -414,6 +414,10 @@ impl Store for MemoryStore {
 
     // -- Feedback: dispositions and returns. --
 
+    fn sale(&self, _lead_id: &str, _buyer_id: &str) -> StoreFuture<'_, Option<crate::store::feedback::Sale>> {
+        Box::pin(async { Err(StoreError::Backend("not kept by the in-memory test store".into())) })
+    }
+
     // -- Pull and reports. --
 
     // -- Directory (admin API) and audit log. --

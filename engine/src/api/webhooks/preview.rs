@@ -144,7 +144,7 @@ fn override_payload(body: &[u8]) -> Result<Option<Option<Value>>, ApiError> {
 }
 
 /// Illustrative data of each type, shaped like the events the engine writes (lead events:
-/// `auction/journal.rs` and the store's recovery; the buyer events are not emitted yet).
+/// `auction/journal.rs`, the store's recovery and `api/feedback`).
 fn example_data(kind: EventType) -> serde_json::Map<String, Value> {
     let lead = json!({"lead_id": "ld_0193a5c2e4f67b8c9d0e1f2a3b4c5d6e", "publisher_id": "pub1", "vertical": "auto_insurance", "test": false});
     let extra = match kind {
@@ -161,8 +161,13 @@ fn example_data(kind: EventType) -> serde_json::Map<String, Value> {
         EventType::LeadInDoubt => {
             json!({"sequence": 2, "buyer_id": "acme", "price": "12.50", "reason": "crash during post"})
         }
-        EventType::LeadStatusChanged => json!({"sequence": 3, "buyer_id": "acme", "status": "contacted"}),
-        EventType::LeadReturned => json!({"sequence": 4, "buyer_id": "acme", "reason_code": "invalid_phone"}),
+        EventType::LeadStatusChanged => {
+            json!({"sequence": 3, "buyer_id": "acme", "previous_status": null, "status": "contacted"})
+        }
+        EventType::LeadReturned => {
+            json!({"sequence": 4, "buyer_id": "acme", "reason_code": "invalid_phone", "note": "number disconnected",
+                   "credit": "12.50", "sold_at": "2026-11-23T12:00:00.412Z"})
+        }
         EventType::BuyerCapThresholdReached => cap_example(80),
         EventType::BuyerCapReached => cap_example(100),
         EventType::BuyerCircuitOpened => json!({"buyer_id": "acme"}),

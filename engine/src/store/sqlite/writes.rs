@@ -35,6 +35,8 @@ fn apply_write(conn: &Connection, write: Write, wake: &mut bool) -> Result<u64, 
         Write::DeleteSubscription { id } => webhook_writes::delete_subscription(conn, &id),
         Write::ReplayDelivery { delivery_id, now } => webhook_writes::replay_delivery(conn, delivery_id, now, wake),
         // -- Feedback: dispositions and returns. --
+        Write::SaleStatusChanged(change) => super::feedback::status_changed(conn, *change, wake),
+        Write::SaleReturned(sale_return) => super::feedback::returned(conn, *sale_return, wake),
 
         // -- Directory (admin API) and audit log. --
 

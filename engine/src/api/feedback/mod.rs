@@ -1,0 +1,158 @@
+//! Buyer feedback: dispositions (`POST /v1/leads/{id}/status`, [`status`]) and returns
+//! (`POST /v1/leads/{id}/return`, [`returns`]). Buyer keys only, and a buyer sees only the
+//! leads it bought: another buyer's lead answers the same 404 as an unknown one.
+//!
+//! Each request reads the sale, decides with a plain function of what it read
+//! ([`transition`], [`window`]) and writes its change with its event in one transaction,
+//! conditional on the state it decided from. A request that loses a race with another one on
+//! the same lead changes nothing, reads the sale again and decides again: of two concurrent
+//! reports from one state only one applies, and of concurrent returns exactly one.
+
+mod returns;
+mod status;
+mod transition;
+mod window;
+
+use std::sync::Arc;
+
+use bytes::Bytes;
+use http::request::Parts;
+use http::{Response, StatusCode};
+use http_body_util::Full;
+use hyper::body::Incoming;
+use serde::de::DeserializeOwned;
+use serde_json::{Map, Value};
+
+use super::auth::{Caller, Role, Scope};
+use super::error::{ApiError, store_error};
+use super::routes::Endpoint;
+use crate::config::LiveConfig;
+use crate::protocol::event::EventType;
+use crate::store::feedback::Sale;
+use crate::store::{NewEvent, Store, UnixMs, Write};
+
+/// Largest request body: both requests are a few dozen bytes, a note at most 4 KiB of UTF-8.
+const MAX_BODY_BYTES: usize = 16 * 1024;
+
+/// How many times one request decides again after losing a race. Every lost race means the
+/// lead's state moved on, and it can move at most five times (four statuses, then a return),
+/// so this is never reached unless the store misbehaves.
+const MAX_DECISIONS: usize = 8;
+
+/// Buyer feedback: dispositions (`POST /v1/leads/{id}/status`) and returns (`POST /v1/leads/{id}/return`).
+#[derive(Debug)]
+pub struct FeedbackApi {
+    /// The store.
+    pub store: Arc<dyn Store>,
+    /// The config in force: return reasons and windows are read from it per request.
+    pub config: Arc<LiveConfig>,
+}
+
+impl FeedbackApi {
+    /// Over `store`, with the config in force.
+    pub fn new(store: Arc<dyn Store>, config: Arc<LiveConfig>) -> FeedbackApi {
+        FeedbackApi { store, config }
+    }
+
+    /// Answers one request for `endpoint` (its method and the caller's scope already checked).
+    pub async fn handle(
+        &self,
+        caller: &Caller,
+        endpoint: Endpoint<'_>,
+        parts: &Parts,
+        body: Incoming,
+    ) -> Result<Response<Full<Bytes>>, ApiError> {
+        caller.require(Role::Buyer, Scope::Write)?;
+        match endpoint {
+            Endpoint::LeadStatus(lead_id) => self.status(caller, lead_id, read_body(parts, body).await?).await,
+            Endpoint::LeadReturn(lead_id) => self.return_lead(caller, lead_id, read_body(parts, body).await?).await,
+            _ => Err(super::no_such_endpoint()),
+        }
+    }
+
+    /// The sale of `lead_id` to the caller: 404 for an unknown lead and for another buyer's
+    /// alike, so a buyer learns nothing of leads it did not buy.
+    async fn sale(&self, lead_id: &str, buyer_id: &str) -> Result<Sale, ApiError> {
+        self.store.sale(lead_id, buyer_id).await.map_err(store_error)?.ok_or_else(|| {
+            ApiError::new(
+                StatusCode::NOT_FOUND,
+                "not_found",
+                format!("no lead `{lead_id}` bought by buyer `{buyer_id}`"),
+            )
+        })
+    }
+
+    /// Writes one change and waits for its commit: whether it applied (false: the sale was no
+    /// longer in the state the change was decided from).
+    async fn commit(&self, write: Write) -> Result<bool, ApiError> {
+        let rows = self.store.write(vec![write]).map_err(store_error)?.await.map_err(store_error)?;
+        Ok(rows > 0)
+    }
+}
+
+/// A JSON body of at most [`MAX_BODY_BYTES`].
+async fn read_body(parts: &Parts, body: Incoming) -> Result<Bytes, ApiError> {
+    super::body::require_json(&parts.headers)?;
+    super::body::read_limited(&parts.headers, body, MAX_BODY_BYTES).await
+}
+
+/// Parses a request body: a JSON object of the request's fields and nothing else; an error
+/// names the field at fault.
+fn parse<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
+    match body.trim_ascii().first() {
+        None => return Err(ApiError::bad_request("invalid_json", "the body is empty; send a JSON object")),
+        Some(b'{') => {}
+        Some(_) => return Err(ApiError::bad_request("invalid_type", "the body must be a JSON object")),
+    }
+    let mut deserializer = serde_json::Deserializer::from_slice(body);
+    let parsed = serde_path_to_error::deserialize(&mut deserializer).map_err(|e| {
+        let path = e.path().to_string();
+        let inner = e.into_inner();
+        if !inner.is_data() {
+            return syntax_error(&inner);
+        }
+        let text = inner.to_string();
+        let text = text.split(" at line ").next().unwrap_or(&text).to_owned();
+        if let Some(name) = text.strip_prefix("missing field `").and_then(|rest| rest.split('`').next()) {
+            return ApiError::field("missing_field", name.to_owned(), format!("`{name}` is required"));
+        }
+        // For an unknown field the path already ends with its name; serde's text lists the
+        // fields the request takes.
+        let code = if text.starts_with("unknown field") { "unknown_field" } else { "invalid_type" };
+        ApiError::field(code, path, text)
+    })?;
+    deserializer.end().map_err(|e| syntax_error(&e))?;
+    Ok(parsed)
+}
+
+fn syntax_error(e: &serde_json::Error) -> ApiError {
+    ApiError::bad_request("invalid_json", format!("malformed JSON at line {} column {}", e.line(), e.column()))
+}
+
+/// A lead event about `sale`: the fields every lead event starts with (as the auction writes
+/// them), the buyer, then `fields`.
+fn lead_event<const N: usize>(kind: EventType, sale: &Sale, at: UnixMs, fields: [(&str, Value); N]) -> NewEvent {
+    let mut data = Map::new();
+    data.insert("lead_id".into(), sale.lead_id.clone().into());
+    data.insert("publisher_id".into(), sale.publisher_id.clone().into());
+    data.insert("vertical".into(), sale.vertical.clone().into());
+    data.insert("test".into(), sale.test.into());
+    data.insert("buyer_id".into(), sale.buyer_id.clone().into());
+    data.extend(fields.into_iter().map(|(name, value)| (name.to_owned(), value)));
+    NewEvent { id: crate::protocol::ids::event_id(), kind, lead_id: Some(sale.lead_id.clone()), at, data }
+}
+
+/// `at` as RFC 3339 for an answer or a message.
+fn time(at: UnixMs) -> String {
+    crate::store::rfc3339(at).unwrap_or_else(|| format!("{at} ms since the Unix epoch"))
+}
+
+/// A 409: the request is well formed, but the lead's state refuses it.
+fn conflict(code: &'static str, message: String) -> ApiError {
+    ApiError::new(StatusCode::CONFLICT, code, message)
+}
+
+/// 409 after [`MAX_DECISIONS`] lost races.
+fn too_many_races(lead_id: &str) -> ApiError {
+    conflict("concurrent_update", format!("lead `{lead_id}` kept changing while this request was decided; retry it"))
+}
