@@ -8,8 +8,10 @@
 //! replays), `recovery` (closing interrupted auctions at start), `reads` and `webhook_reads`.
 
 mod events;
+mod pull;
 mod reads;
 mod recovery;
+mod reports;
 mod webhook_reads;
 mod webhook_writes;
 pub(crate) mod writes;
@@ -342,6 +344,21 @@ impl Store for SqliteStore {
     // -- Feedback: dispositions and returns. --
 
     // -- Pull and reports. --
+
+    fn leads(&self, query: super::pull::LeadQuery) -> StoreFuture<'_, Page<super::pull::LeadRow>> {
+        self.read(move |conn| pull::leads(conn, &query))
+    }
+
+    fn buyer_report(&self, query: super::reports::ReportQuery) -> StoreFuture<'_, Vec<super::reports::BuyerFigures>> {
+        self.read(move |conn| reports::buyer_report(conn, &query))
+    }
+
+    fn publisher_report(
+        &self,
+        query: super::reports::ReportQuery,
+    ) -> StoreFuture<'_, Vec<super::reports::PublisherFigures>> {
+        self.read(move |conn| reports::publisher_report(conn, &query))
+    }
 
     // -- Directory (admin API) and audit log. --
 
