@@ -93,7 +93,9 @@ impl PullApi {
         let lead = self.store.lead(id).await.map_err(store_error)?.ok_or_else(not_found)?;
         match caller.role {
             Role::Admin => json_answer(StatusCode::OK, &detail::AdminLead::new(&lead)?),
-            Role::Buyer => json_answer(StatusCode::OK, &detail::BuyerLead::new(&lead, &caller.id)?.ok_or_else(not_found)?),
+            Role::Buyer => {
+                json_answer(StatusCode::OK, &detail::BuyerLead::new(&lead, &caller.id)?.ok_or_else(not_found)?)
+            }
             Role::Publisher => {
                 json_answer(StatusCode::OK, &detail::PublisherLead::new(&lead, &caller.id)?.ok_or_else(not_found)?)
             }

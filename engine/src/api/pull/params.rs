@@ -151,8 +151,14 @@ mod tests {
     fn a_buyer_may_name_only_the_sold_outcome_and_a_publisher_no_disposition() {
         assert_eq!(lead_query(&caller(Role::Buyer), Some("outcome=sold")).expect("no-op").outcome, None);
         assert_eq!(field(Role::Buyer, "outcome=unsold").as_deref(), Some("outcome"));
-        assert_eq!(lead_query(&caller(Role::Buyer), Some("status=returned")).expect("ok").status.as_deref(), Some("returned"));
+        assert_eq!(
+            lead_query(&caller(Role::Buyer), Some("status=returned")).expect("ok").status.as_deref(),
+            Some("returned")
+        );
         assert_eq!(field(Role::Publisher, "status=converted").as_deref(), Some("status"));
-        assert_eq!(lead_query(&caller(Role::Publisher), Some("outcome=running")).expect("ok").outcome.as_deref(), Some("running"));
+        assert_eq!(
+            lead_query(&caller(Role::Publisher), Some("outcome=running")).expect("ok").outcome.as_deref(),
+            Some("running")
+        );
     }
 }

@@ -75,7 +75,8 @@ impl ReportsApi {
         let query = Query::parse(query, &["since", "until", "buyer_id"])?;
         let report = report_query(caller, &query, "buyer_id", Role::Buyer)?;
         let figures = self.store.buyer_report(report.clone()).await.map_err(store_error)?;
-        let data = rows_or_zeros(figures, report.only.as_deref(), |buyer_id| BuyerFigures { buyer_id, ..Default::default() });
+        let data =
+            rows_or_zeros(figures, report.only.as_deref(), |buyer_id| BuyerFigures { buyer_id, ..Default::default() });
         answer(&report, data.iter().map(BuyerRow::from).collect())
     }
 
@@ -87,8 +88,10 @@ impl ReportsApi {
         let query = Query::parse(query, &["since", "until", "publisher_id"])?;
         let report = report_query(caller, &query, "publisher_id", Role::Publisher)?;
         let figures = self.store.publisher_report(report.clone()).await.map_err(store_error)?;
-        let data =
-            rows_or_zeros(figures, report.only.as_deref(), |publisher_id| PublisherFigures { publisher_id, ..Default::default() });
+        let data = rows_or_zeros(figures, report.only.as_deref(), |publisher_id| PublisherFigures {
+            publisher_id,
+            ..Default::default()
+        });
         answer(&report, data.iter().map(PublisherRow::from).collect())
     }
 }

@@ -137,7 +137,10 @@ mod tests {
             ..PublisherFigures::default()
         };
         let row = PublisherRow::from(&figures);
-        assert_eq!((row.sell_rate, row.average_price, row.revenue, row.payout), (0.5, Micros(4_000_000), Micros(5_000_000), Micros(5_000_000)));
+        assert_eq!(
+            (row.sell_rate, row.average_price, row.revenue, row.payout),
+            (0.5, Micros(4_000_000), Micros(5_000_000), Micros(5_000_000))
+        );
         let buyer = BuyerRow::from(&BuyerFigures {
             buyer_id: "b".into(),
             pings: 4,

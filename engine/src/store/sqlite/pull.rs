@@ -71,7 +71,9 @@ fn leads_sql(by_publisher: bool) -> String {
 /// The first key of a walk at or after `?2` (`since`); `?1` is the buyer or publisher.
 fn first_key_sql(scope: &LeadScope) -> &'static str {
     match scope {
-        LeadScope::Buyer(_) => "SELECT min(seq) FROM sales INDEXED BY sales_by_time WHERE sold_at >= ?2 AND buyer_id = ?1",
+        LeadScope::Buyer(_) => {
+            "SELECT min(seq) FROM sales INDEXED BY sales_by_time WHERE sold_at >= ?2 AND buyer_id = ?1"
+        }
         LeadScope::Publisher(_) => {
             "SELECT min(rowid) FROM leads INDEXED BY leads_by_publisher WHERE publisher_id = ?1 AND received_at >= ?2"
         }
@@ -207,9 +209,7 @@ pub(super) fn sales(conn: &Connection, lead_id: &str) -> Result<Vec<StoredSale>,
         .context("lead sales")?;
     let mut sales: Vec<StoredSale> = rows.collect::<Result<_, _>>().context("lead sales")?;
     let mut history = conn
-        .prepare_cached(
-            "SELECT at, previous, status, key_id FROM sale_statuses WHERE sale_seq = ?1 ORDER BY at, rowid",
-        )
+        .prepare_cached("SELECT at, previous, status, key_id FROM sale_statuses WHERE sale_seq = ?1 ORDER BY at, rowid")
         .context("sale statuses")?;
     for sale in &mut sales {
         let rows = history

@@ -88,7 +88,9 @@ impl Fixture {
 
     /// Sets a sale's disposition, as the feedback API would.
     pub fn disposition(&self, lead: &str, status: &str) {
-        self.conn.execute("UPDATE sales SET status = ?2, status_at = 1 WHERE lead_id = ?1", params![lead, status]).expect("status");
+        self.conn
+            .execute("UPDATE sales SET status = ?2, status_at = 1 WHERE lead_id = ?1", params![lead, status])
+            .expect("status");
     }
 
     /// Returns a sale with `credit` micros credited (`None`: no credit recorded).

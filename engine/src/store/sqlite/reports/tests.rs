@@ -108,15 +108,23 @@ fn publisher_figures_count_outcomes_and_money_of_the_range() {
 #[test]
 fn every_report_query_reads_the_range_on_an_index_and_each_leads_rows_by_key() {
     let f = Fixture::new();
-    for sql in [buyer_pings_sql(), buyer_posts_sql(), buyer_sales_sql(), publisher_leads_sql(false), publisher_sales_sql(false)]
-    {
+    for sql in [
+        buyer_pings_sql(),
+        buyer_posts_sql(),
+        buyer_sales_sql(),
+        publisher_leads_sql(false),
+        publisher_sales_sql(false),
+    ] {
         let plan = f.plan(&sql);
         assert!(plan.contains("SEARCH l USING INDEX leads_by_time (received_at>? AND received_at<?)"), "{sql}\n{plan}");
         assert!(!plan.contains("SCAN"), "no full scan:\n{plan}");
     }
     for sql in [publisher_leads_sql(true), publisher_sales_sql(true)] {
         let plan = f.plan(&sql);
-        assert!(plan.contains("USING INDEX leads_by_publisher (publisher_id=? AND received_at>? AND received_at<?)"), "{plan}");
+        assert!(
+            plan.contains("USING INDEX leads_by_publisher (publisher_id=? AND received_at>? AND received_at<?)"),
+            "{plan}"
+        );
         assert!(!plan.contains("SCAN"), "no full scan:\n{plan}");
     }
     let joins = [
