@@ -20,8 +20,14 @@ pub(super) struct TimingsOut {
     total_ms: f64,
 }
 
+/// The stored phase times, rounded to the microsecond as the publisher's answer gave them.
 fn timings(lead: &StoredLead) -> Option<TimingsOut> {
-    lead.timings_ms.map(|(ping_ms, post_ms, total_ms)| TimingsOut { ping_ms, post_ms, total_ms })
+    let round = |ms: f64| (ms * 1_000.0).round() / 1_000.0;
+    lead.timings_ms.map(|(ping, post, total)| TimingsOut {
+        ping_ms: round(ping),
+        post_ms: round(post),
+        total_ms: round(total),
+    })
 }
 
 /// Microseconds to milliseconds.
