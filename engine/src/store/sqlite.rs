@@ -5,7 +5,8 @@
 //! connections on tokio's blocking threads, and in WAL mode they never wait for the writer nor
 //! it for them. Submodules: `writes` (the lead and auction writes), `events` (the outbox and
 //! its fan-out to subscriptions), `webhook_writes` (subscriptions, delivery attempts,
-//! replays), `recovery` (closing interrupted auctions at start), `reads` and `webhook_reads`.
+//! replays), `recovery` (closing interrupted auctions at start), `reads` and `webhook_reads`,
+//! `pull` and `reports` (the lead API's pages and the reports' figures).
 
 mod events;
 mod pull;

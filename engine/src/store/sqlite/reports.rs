@@ -5,7 +5,8 @@
 //! `leads_by_publisher` for one publisher's row); each lead's pings and post attempts from
 //! their primary keys (`lead_id` first), its auction from its primary key, its sales from the
 //! `UNIQUE (lead_id, buyer_id)` index. Nothing scans a whole table: `CROSS JOIN` keeps the
-//! leads of the range the outer loop (without statistics SQLite would rather scan all sales).
+//! leads of the range the outer loop and `INDEXED BY` keeps them on their time index (without
+//! statistics SQLite would rather scan all sales, or a whole index in `GROUP BY` order).
 
 use std::collections::BTreeMap;
 
