@@ -227,6 +227,8 @@ CREATE INDEX sale_statuses_by_sale ON sale_statuses(sale_seq);
 
 CREATE INDEX leads_by_time ON leads(received_at);
 CREATE INDEX leads_by_publisher ON leads(publisher_id, received_at);
+-- A publisher's leads in commit (rowid) order: the key its pull pages walk.
+CREATE INDEX leads_by_publisher_seq ON leads(publisher_id);
 
 CREATE TABLE api_keys (
     id            TEXT PRIMARY KEY,

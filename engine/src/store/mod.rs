@@ -12,6 +12,8 @@
 
 pub mod feedback;
 pub mod migrations;
+pub mod pull;
+pub mod reports;
 pub mod sqlite;
 mod writer;
 
@@ -115,6 +117,18 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
     fn sale(&self, lead_id: &str, buyer_id: &str) -> StoreFuture<'_, Option<feedback::Sale>>;
 
     // -- Pull and reports. --
+
+    /// A page of leads as `query.scope` sees them, in the order of its walk's key (see
+    /// [`pull::LeadQuery`]); a cursor this store did not issue is [`StoreError::BadCursor`].
+    fn leads(&self, query: pull::LeadQuery) -> StoreFuture<'_, Page<pull::LeadRow>>;
+
+    /// Per-buyer figures over the non-test leads received in the range, one entry per buyer
+    /// pinged, posted to or sold to, by buyer id.
+    fn buyer_report(&self, query: reports::ReportQuery) -> StoreFuture<'_, Vec<reports::BuyerFigures>>;
+
+    /// Per-publisher figures over the non-test leads received in the range, one entry per
+    /// publisher that sent any, by publisher id.
+    fn publisher_report(&self, query: reports::ReportQuery) -> StoreFuture<'_, Vec<reports::PublisherFigures>>;
 
     // -- Directory (admin API) and audit log. --
 
@@ -591,6 +605,12 @@ pub struct StoredLead {
     pub lead_id: String,
     /// Publisher.
     pub publisher_id: String,
+    /// Its vertical.
+    pub vertical: String,
+    /// A test lead.
+    pub test: bool,
+    /// When intake accepted it.
+    pub received_at: UnixMs,
     /// The validated lead, JSON (PII).
     pub lead_json: Bytes,
     /// `running`, `sold`, `unsold`, `in_doubt`.
@@ -602,12 +622,18 @@ pub struct StoredLead {
     pub buyer_id: Option<String>,
     /// The price, micro-units, when sold.
     pub price: Option<i64>,
+    /// When the auction ended.
+    pub finished_at: Option<UnixMs>,
+    /// Phase times in milliseconds: pings, posts, intake to outcome (once finished).
+    pub timings_ms: Option<(f64, f64, f64)>,
     /// The answer given to the publisher.
     pub answer: Option<Bytes>,
     /// Pings recorded.
     pub pings: Vec<PingRow>,
     /// Post attempts, with `in_doubt` ones.
     pub posts: Vec<StoredPost>,
+    /// Its sales (one while leads are sold exclusively), with dispositions and returns.
+    pub sales: Vec<pull::StoredSale>,
     /// Its events in sequence order: (event id, type, sequence).
     pub events: Vec<(String, String, i64)>,
 }
@@ -619,9 +645,19 @@ pub struct StoredPost {
     pub attempt: u32,
     /// Buyer.
     pub buyer_id: String,
+    /// The ping the bid answered.
+    pub ping_id: String,
+    /// The bid's price, micro-units.
+    pub price: i64,
     /// `sending` (only between start and finish), `accepted`, `rejected`, `timeout`,
     /// `failed`, `in_doubt`.
     pub result: String,
+    /// The buyer's reason, or the failure.
+    pub reason: Option<String>,
+    /// The buyer's id for the lead.
+    pub buyer_lead_id: Option<String>,
+    /// How long it took, microseconds (none while sending or in doubt).
+    pub latency_us: Option<i64>,
 }
 
 impl std::fmt::Debug for LeadReceived {

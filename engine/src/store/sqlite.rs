@@ -6,13 +6,16 @@
 //! it for them. Submodules: `writes` (the lead and auction writes), `events` (the outbox and
 //! its fan-out to subscriptions), `webhook_writes` (subscriptions, delivery attempts,
 //! replays), `recovery` (closing interrupted auctions at start), `reads` and `webhook_reads`;
-//! `feedback` (a sale read, dispositions and returns).
+//! `feedback` (a sale read, dispositions and returns); `pull` and `reports` (the lead API's
+//! pages and the reports' figures); `keys` (issued API keys, also used by `engine keys`).
 
 mod events;
 mod feedback;
 pub mod keys;
+mod pull;
 mod reads;
 mod recovery;
+mod reports;
 mod webhook_reads;
 mod webhook_writes;
 pub(crate) mod writes;
@@ -350,6 +353,21 @@ impl Store for SqliteStore {
     }
 
     // -- Pull and reports. --
+
+    fn leads(&self, query: super::pull::LeadQuery) -> StoreFuture<'_, Page<super::pull::LeadRow>> {
+        self.read(move |conn| pull::leads(conn, &query))
+    }
+
+    fn buyer_report(&self, query: super::reports::ReportQuery) -> StoreFuture<'_, Vec<super::reports::BuyerFigures>> {
+        self.read(move |conn| reports::buyer_report(conn, &query))
+    }
+
+    fn publisher_report(
+        &self,
+        query: super::reports::ReportQuery,
+    ) -> StoreFuture<'_, Vec<super::reports::PublisherFigures>> {
+        self.read(move |conn| reports::publisher_report(conn, &query))
+    }
 
     // -- Directory (admin API) and audit log. --
 

@@ -420,6 +420,24 @@ impl Store for MemoryStore {
 
     // -- Pull and reports. --
 
+    fn leads(&self, _query: crate::store::pull::LeadQuery) -> StoreFuture<'_, Page<crate::store::pull::LeadRow>> {
+        Box::pin(async { Err(StoreError::Backend("not kept by the in-memory test store".into())) })
+    }
+
+    fn buyer_report(
+        &self,
+        _query: crate::store::reports::ReportQuery,
+    ) -> StoreFuture<'_, Vec<crate::store::reports::BuyerFigures>> {
+        Box::pin(async { Err(StoreError::Backend("not kept by the in-memory test store".into())) })
+    }
+
+    fn publisher_report(
+        &self,
+        _query: crate::store::reports::ReportQuery,
+    ) -> StoreFuture<'_, Vec<crate::store::reports::PublisherFigures>> {
+        Box::pin(async { Err(StoreError::Backend("not kept by the in-memory test store".into())) })
+    }
+
     // -- Directory (admin API) and audit log. --
 
     // -- API keys. --

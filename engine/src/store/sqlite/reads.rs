@@ -91,26 +91,38 @@ pub(super) fn contacts(conn: &Connection, since: UnixMs, limit: usize) -> Result
     Ok(rows)
 }
 
-/// One lead with its auction, pings, posts and events.
+/// One lead with its auction, pings, posts, sales and events, read in one snapshot.
 pub(super) fn lead(conn: &Connection, lead_id: &str) -> Result<Option<StoredLead>, StoreError> {
+    let snapshot = conn.unchecked_transaction().context("lead")?;
     let found = conn
         .prepare_cached(
-            "SELECT l.publisher_id, l.lead_json, a.status, a.reason, a.buyer_id, a.price_micros, a.answer \
+            "SELECT l.publisher_id, l.lead_json, a.status, a.reason, a.buyer_id, a.price_micros, a.answer, \
+             l.vertical, l.test, l.received_at, a.finished_at, a.ping_ms, a.post_ms, a.total_ms \
              FROM leads l JOIN auctions a ON a.lead_id = l.id WHERE l.id = ?1",
         )
         .context("lead")?
         .query_row([lead_id], |row| {
+            let timings: (Option<f64>, Option<f64>, Option<f64>) = (row.get(11)?, row.get(12)?, row.get(13)?);
             Ok(StoredLead {
                 lead_id: lead_id.to_owned(),
                 publisher_id: row.get(0)?,
+                vertical: row.get(7)?,
+                test: row.get(8)?,
+                received_at: row.get(9)?,
                 lead_json: row.get::<_, Vec<u8>>(1)?.into(),
                 status: row.get(2)?,
                 reason: row.get(3)?,
                 buyer_id: row.get(4)?,
                 price: row.get(5)?,
+                finished_at: row.get(10)?,
+                timings_ms: match timings {
+                    (Some(ping), Some(post), Some(total)) => Some((ping, post, total)),
+                    _ => None,
+                },
                 answer: row.get::<_, Option<Vec<u8>>>(6)?.map(Into::into),
                 pings: Vec::new(),
                 posts: Vec::new(),
+                sales: Vec::new(),
                 events: Vec::new(),
             })
         })
@@ -120,15 +132,28 @@ pub(super) fn lead(conn: &Connection, lead_id: &str) -> Result<Option<StoredLead
     lead.pings = pings(conn, lead_id)?;
     lead.posts = {
         let mut stmt = conn
-            .prepare_cached("SELECT attempt, buyer_id, result FROM post_attempts WHERE lead_id = ?1 ORDER BY attempt")
+            .prepare_cached(
+                "SELECT attempt, buyer_id, ping_id, price_micros, result, reason, buyer_lead_id, latency_us \
+                 FROM post_attempts WHERE lead_id = ?1 ORDER BY attempt",
+            )
             .context("lead posts")?;
         let rows = stmt
             .query_map([lead_id], |row| {
-                Ok(StoredPost { attempt: row.get(0)?, buyer_id: row.get(1)?, result: row.get(2)? })
+                Ok(StoredPost {
+                    attempt: row.get(0)?,
+                    buyer_id: row.get(1)?,
+                    ping_id: row.get(2)?,
+                    price: row.get(3)?,
+                    result: row.get(4)?,
+                    reason: row.get(5)?,
+                    buyer_lead_id: row.get(6)?,
+                    latency_us: row.get(7)?,
+                })
             })
             .context("lead posts")?;
         rows.collect::<Result<_, _>>().context("lead posts")?
     };
+    lead.sales = super::pull::sales(conn, lead_id)?;
     lead.events = {
         let mut stmt = conn
             .prepare_cached("SELECT id, type, sequence FROM events WHERE lead_id = ?1 ORDER BY sequence")
@@ -137,6 +162,7 @@ pub(super) fn lead(conn: &Connection, lead_id: &str) -> Result<Option<StoredLead
             stmt.query_map([lead_id], |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?))).context("lead events")?;
         rows.collect::<Result<_, _>>().context("lead events")?
     };
+    snapshot.finish().context("lead")?;
     Ok(Some(lead))
 }
 

@@ -1,0 +1,156 @@
+//! Report rows as answered: the store's counts and sums with their rates (numbers rounded to
+//! 4 decimals, 0 when the denominator is 0), averages and net amounts (decimal strings).
+
+use serde::Serialize;
+
+use crate::protocol::money::Micros;
+use crate::store::reports::{BuyerFigures, PublisherFigures};
+
+/// One buyer's row.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub(super) struct BuyerRow {
+    buyer_id: String,
+    pings: u64,
+    /// Pings answered with a valid bid.
+    bids: u64,
+    /// bids / pings.
+    bid_rate: f64,
+    timeouts: u64,
+    /// Leads bought.
+    wins: u64,
+    /// wins / bids.
+    win_rate: f64,
+    average_price: Micros,
+    total_price: Micros,
+    /// Posts to it that did not sell: rejected, timed out or failed.
+    post_rejections: u64,
+    returns: u64,
+    returned_amount: Micros,
+    /// total_price - returned_amount.
+    revenue: Micros,
+}
+
+impl From<&BuyerFigures> for BuyerRow {
+    fn from(f: &BuyerFigures) -> BuyerRow {
+        BuyerRow {
+            buyer_id: f.buyer_id.clone(),
+            pings: f.pings,
+            bids: f.bids,
+            bid_rate: rate(f.bids, f.pings),
+            timeouts: f.timeouts,
+            wins: f.wins,
+            win_rate: rate(f.wins, f.bids),
+            average_price: average(f.total_price, f.wins),
+            total_price: Micros(f.total_price),
+            post_rejections: f.post_rejections,
+            returns: f.returns,
+            returned_amount: Micros(f.returned_amount),
+            revenue: Micros(f.total_price.saturating_sub(f.returned_amount)),
+        }
+    }
+}
+
+/// One publisher's row.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub(super) struct PublisherRow {
+    publisher_id: String,
+    /// Leads received.
+    leads: u64,
+    sold: u64,
+    /// Unsold, other than duplicates.
+    unsold: u64,
+    duplicates: u64,
+    /// sold / leads.
+    sell_rate: f64,
+    /// What buyers paid per sale.
+    average_price: Micros,
+    /// What buyers paid, less what returns credited back.
+    revenue: Micros,
+    returns: u64,
+    /// What the publisher earns: the revenue, until per-publisher margins exist.
+    payout: Micros,
+}
+
+impl From<&PublisherFigures> for PublisherRow {
+    fn from(f: &PublisherFigures) -> PublisherRow {
+        let revenue = Micros(f.total_price.saturating_sub(f.returned_amount));
+        PublisherRow {
+            publisher_id: f.publisher_id.clone(),
+            leads: f.leads,
+            sold: f.sold,
+            unsold: f.unsold,
+            duplicates: f.duplicates,
+            sell_rate: rate(f.sold, f.leads),
+            average_price: average(f.total_price, f.sales),
+            revenue,
+            returns: f.returns,
+            payout: revenue,
+        }
+    }
+}
+
+/// `part / whole` rounded to 4 decimals; 0 when `whole` is 0.
+fn rate(part: u64, whole: u64) -> f64 {
+    if whole == 0 { 0.0 } else { (part as f64 / whole as f64 * 10_000.0).round() / 10_000.0 }
+}
+
+/// `total / count` micro-units, rounded half away from zero to the micro-unit; 0 for no sales.
+fn average(total: i64, count: u64) -> Micros {
+    let Ok(count) = i64::try_from(count) else { return Micros::ZERO };
+    if count == 0 {
+        return Micros::ZERO;
+    }
+    let half = if total < 0 { -(count / 2) } else { count / 2 };
+    Micros(total.saturating_add(half) / count)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rates_have_4_decimals_and_are_0_over_nothing() {
+        assert_eq!(rate(1, 3), 0.3333);
+        assert_eq!(rate(2, 3), 0.6667);
+        assert_eq!(rate(5, 5), 1.0);
+        assert_eq!(rate(0, 0), 0.0);
+        assert_eq!(rate(7, 0), 0.0);
+    }
+
+    #[test]
+    fn averages_round_to_the_micro_unit() {
+        assert_eq!(average(10_000_000, 3), Micros(3_333_333));
+        assert_eq!(average(20_000_000, 3), Micros(6_666_667));
+        assert_eq!(average(8_000_000, 0), Micros::ZERO);
+    }
+
+    #[test]
+    fn revenue_is_total_less_returns_and_payout_equals_revenue() {
+        let figures = PublisherFigures {
+            publisher_id: "p".into(),
+            leads: 4,
+            sold: 2,
+            sales: 2,
+            total_price: 8_000_000,
+            returns: 1,
+            returned_amount: 3_000_000,
+            ..PublisherFigures::default()
+        };
+        let row = PublisherRow::from(&figures);
+        assert_eq!(
+            (row.sell_rate, row.average_price, row.revenue, row.payout),
+            (0.5, Micros(4_000_000), Micros(5_000_000), Micros(5_000_000))
+        );
+        let buyer = BuyerRow::from(&BuyerFigures {
+            buyer_id: "b".into(),
+            pings: 4,
+            bids: 3,
+            wins: 1,
+            total_price: 5_000_000,
+            returns: 1,
+            returned_amount: 5_000_000,
+            ..BuyerFigures::default()
+        });
+        assert_eq!((buyer.bid_rate, buyer.win_rate, buyer.revenue), (0.75, 0.3333, Micros::ZERO));
+    }
+}
