@@ -5,8 +5,10 @@
 //! connections on tokio's blocking threads, and in WAL mode they never wait for the writer nor
 //! it for them. Submodules: `writes` (the lead and auction writes), `events` (the outbox and
 //! its fan-out to subscriptions), `webhook_writes` (subscriptions, delivery attempts,
-//! replays), `recovery` (closing interrupted auctions at start), `reads` and `webhook_reads`.
+//! replays), `recovery` (closing interrupted auctions at start), `directory` (the admin API's entries and
+//! audit log), `reads` and `webhook_reads`.
 
+mod directory;
 mod events;
 mod reads;
 mod recovery;
@@ -35,6 +37,7 @@ use super::{
     Commit, DeliveryQuery, DeliveryView, DueDelivery, Page, PageRequest, Recovery, SaleRow, Store, StoreError,
     StoreFuture, StoredContact, StoredIdempotency, StoredLead, Subscription, UnixMs, Write,
 };
+use super::{AuditQuery, AuditRow, DirectoryEntry};
 
 /// Jobs queued before [`Store::write`] answers `Busy`: several seconds of intake at a few
 /// thousand leads per second (three jobs each). Past that the disk is not keeping up, and a
@@ -344,6 +347,14 @@ impl Store for SqliteStore {
     // -- Pull and reports. --
 
     // -- Directory (admin API) and audit log. --
+
+    fn directory(&self) -> StoreFuture<'_, Vec<DirectoryEntry>> {
+        self.read(directory::entries)
+    }
+
+    fn audit(&self, query: AuditQuery) -> StoreFuture<'_, Page<AuditRow>> {
+        self.read(move |conn| directory::audit_page(conn, &query))
+    }
 
     // -- API keys. --
 }

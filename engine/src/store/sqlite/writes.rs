@@ -8,7 +8,7 @@ use rusqlite::{Connection, params};
 
 use super::super::writer::{Done, Work};
 use super::super::{AuctionFinished, DuplicateClosed, LeadReceived, PostStarted, StoreError, Write};
-use super::{Context, events, recovery, webhook_writes};
+use super::{Context, directory, events, recovery, webhook_writes};
 
 /// Runs one job; `wake` is set when it created deliveries or made some due sooner.
 pub(crate) fn apply(conn: &Connection, work: Work, wake: &mut bool) -> Result<Done, StoreError> {
@@ -37,6 +37,8 @@ fn apply_write(conn: &Connection, write: Write, wake: &mut bool) -> Result<u64, 
         // -- Feedback: dispositions and returns. --
 
         // -- Directory (admin API) and audit log. --
+        Write::PutDirectory(entry) => directory::put(conn, &entry),
+        Write::Audit(record) => directory::audit(conn, &record),
 
         // -- API keys. --
 
