@@ -58,7 +58,12 @@ pub struct Intake<T> {
 
 impl<T: Transport> Intake<T> {
     /// Handles one `POST /v1/leads`.
-    pub async fn handle(&self, caller: &Caller, parts: &Parts, body: Incoming) -> Result<Response<Full<Bytes>>, ApiError> {
+    pub async fn handle(
+        &self,
+        caller: &Caller,
+        parts: &Parts,
+        body: Incoming,
+    ) -> Result<Response<Full<Bytes>>, ApiError> {
         let started = Instant::now();
         caller.require(Role::Publisher, Scope::Write)?;
         let publisher = caller.publisher().ok_or_else(|| super::auth::forbidden("a publisher key is required"))?;

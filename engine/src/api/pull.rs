@@ -8,7 +8,6 @@ use http::request::Parts;
 use http::{Response, StatusCode};
 use http_body_util::Full;
 
-
 use super::auth::Caller;
 use super::error::ApiError;
 use super::routes::Endpoint;
@@ -36,7 +35,6 @@ impl PullApi {
         _caller: &Caller,
         _endpoint: Endpoint<'_>,
         _parts: &Parts,
-
     ) -> Result<Response<Full<Bytes>>, ApiError> {
         Err(ApiError::new(StatusCode::NOT_IMPLEMENTED, "not_implemented", "not implemented yet"))
     }

@@ -28,11 +28,11 @@ use http_body_util::Full;
 use hyper::body::Incoming;
 
 use super::auth::{Caller, Role};
-use super::routes::scope_of;
 use super::body;
-use super::query;
-pub(crate) use super::error::store_error;
 use super::error::ApiError;
+pub(crate) use super::error::store_error;
+use super::query;
+use super::routes::scope_of;
 use crate::config::{Config, DeliveryConfig};
 use crate::store::{Store, Write};
 

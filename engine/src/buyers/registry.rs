@@ -166,7 +166,9 @@ impl Registry {
                 let mapping = match before.filter(|old| old.settings.mapping == settings.mapping) {
                     Some(old) => old.mapping.clone(),
                     // The config was validated, and validation compiles every mapping.
-                    None => b.mapping.as_ref().map(|m| Arc::new(Mapping::compile(m).expect("mapping validated at load"))),
+                    None => {
+                        b.mapping.as_ref().map(|m| Arc::new(Mapping::compile(m).expect("mapping validated at load")))
+                    }
                 };
                 let (ping_content_type, post_content_type) =
                     mapping.as_ref().map_or((JSON_CONTENT_TYPE, JSON_CONTENT_TYPE), |m| m.content_types());
@@ -247,12 +249,8 @@ impl Registry {
     /// when `None`): at start, so counters survive a restart; after a change, into the fresh
     /// ledgers before the snapshot is put in force. Sales of buyers not configured are ignored.
     pub fn restore_sales(&self, sales: &[SaleRow], only: Option<&[Arc<str>]>, now: UnixMs) {
-        let by_id: HashMap<&str, &Buyer> = self
-            .buyers
-            .iter()
-            .filter(|b| only.is_none_or(|ids| ids.contains(&b.id)))
-            .map(|b| (&*b.id, &**b))
-            .collect();
+        let by_id: HashMap<&str, &Buyer> =
+            self.buyers.iter().filter(|b| only.is_none_or(|ids| ids.contains(&b.id))).map(|b| (&*b.id, &**b)).collect();
         for sale in sales {
             if let Some(caps) = by_id.get(sale.buyer_id.as_str()).and_then(|b| b.caps.as_ref()) {
                 caps.restore(&sale.publisher_id, Micros(sale.price), sale.at, now);
@@ -278,5 +276,67 @@ impl Registry {
     /// True when no buyer is configured.
     pub fn is_empty(&self) -> bool {
         self.buyers.is_empty()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const DIGEST: &str = "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08";
+
+    fn config(ping: &str, caps: &str) -> Config {
+        Config::from_toml(&format!(
+            r#"
+[[publishers]]
+id = "pub1"
+key_sha256 = "{DIGEST}"
+[[buyers]]
+id = "acme"
+ping_url = "http://127.0.0.1:9001/{ping}/ping"
+post_url = "http://127.0.0.1:9001/acme/post"
+verticals = ["auto_insurance"]
+caps = {{ {caps} }}
+"#
+        ))
+        .expect("valid")
+    }
+
+    /// Sells one lead to the registry's only buyer.
+    fn sell(registry: &Registry, now: UnixMs) {
+        let caps = registry.buyer(0).caps.as_ref().expect("capped");
+        let hold = caps.reserve("pub1", Micros::from_units(1), now).expect("room");
+        hold.commit(now, &mut Vec::new());
+    }
+
+    #[test]
+    fn a_swap_keeps_a_buyers_cap_counts_when_its_caps_are_unchanged() {
+        let now = 1_795_435_200_000;
+        let before = Registry::from_config(&config("a1", "daily = 1"));
+        sell(&before, now);
+        assert!(!before.buyer(0).caps.as_ref().expect("capped").has_room("pub1", now), "the one lead is sold");
+
+        let next = before.next(&config("a2", "daily = 1"));
+        let buyer = next.registry.buyer(0);
+        assert_eq!(buyer.endpoint.ping_url.path(), "/a2/ping", "the change is in");
+        assert!(next.fresh_caps.is_empty(), "unchanged caps need no rebuild");
+        assert!(!buyer.caps.as_ref().expect("capped").has_room("pub1", now), "the sale still counts after the swap");
+        assert!(Arc::ptr_eq(&buyer.metrics, &before.buyer(0).metrics), "same metric handles");
+        let (old_circuit, new_circuit) = (before.buyer(0).circuit.as_ref(), buyer.circuit.as_ref());
+        assert!(old_circuit.zip(new_circuit).is_some_and(|(a, b)| Arc::ptr_eq(a, b)), "same breaker");
+    }
+
+    #[test]
+    fn a_swap_that_changes_a_buyers_caps_asks_for_their_rebuild_from_the_store() {
+        let now = 1_795_435_200_000;
+        let before = Registry::from_config(&config("a1", "daily = 1"));
+        sell(&before, now);
+        let next = before.next(&config("a1", "daily = 1, hourly = 5"));
+        assert_eq!(next.fresh_caps, vec![Arc::<str>::from("acme")]);
+        let caps = next.registry.buyer(0).caps.as_ref().expect("capped");
+        assert!(caps.has_room("pub1", now), "fresh ledgers start empty");
+        let sale = SaleRow { buyer_id: "acme".into(), publisher_id: "pub1".into(), price: 1_000_000, at: now };
+        next.registry.restore_sales(&[sale], Some(&next.fresh_caps), now);
+        assert!(!caps.has_room("pub1", now), "filled from the store's sales");
     }
 }

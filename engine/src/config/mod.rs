@@ -23,11 +23,11 @@ use crate::protocol::money::Micros;
 pub use buyer::{AttrRule, BuyerBreakerConfig, BuyerConfig, RuleValue, TransportKind, ZipFilter};
 pub use caps::{Caps, Limit, Period};
 pub use de::{KeyDigest, SigningSecret};
-pub use entries::EntryKind;
 /// The `headers` table check, shared with the webhook API (same names refused, same errors).
 pub(crate) use de::{check_id, headers as parse_headers};
-pub use live::LiveConfig;
 pub use dedupe::{DedupeConfig, DedupeMode, DedupeRule, MatchOn, VerticalDedupe};
+pub use entries::EntryKind;
+pub use live::LiveConfig;
 pub use mapping::{
     AcceptRulesConfig, BidRulesConfig, Encoding, FieldConfig, MappingConfig, MessageConfig, OneOrMany, RuleConfig,
 };

@@ -180,7 +180,6 @@ pub enum Write {
     Audit(Box<AuditRecord>),
 
     // -- API keys. --
-
     /// Makes every delivery of a subscription whose event happened in `[since, until)` pending
     /// again, due at `now`, and creates deliveries for events of its types it never had (rows
     /// changed: deliveries re-queued or created).

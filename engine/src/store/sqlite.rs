@@ -33,11 +33,11 @@ use tokio::sync::{Notify, oneshot};
 
 use super::migrations;
 use super::writer::{self, Batching, Job, Reply, Shared, Work};
+use super::{AuditQuery, AuditRow, DirectoryEntry};
 use super::{
     Commit, DeliveryQuery, DeliveryView, DueDelivery, Page, PageRequest, Recovery, SaleRow, Store, StoreError,
     StoreFuture, StoredContact, StoredIdempotency, StoredLead, Subscription, UnixMs, Write,
 };
-use super::{AuditQuery, AuditRow, DirectoryEntry};
 
 /// Jobs queued before [`Store::write`] answers `Busy`: several seconds of intake at a few
 /// thousand leads per second (three jobs each). Past that the disk is not keeping up, and a

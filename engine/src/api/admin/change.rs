@@ -61,7 +61,9 @@ impl AdminApi {
         }
         let mut candidate = (*current).clone();
         let at = current.index_of(table, id).unwrap_or(current.docs(table).len());
-        candidate.set_entry(table, id, after.as_ref()).map_err(|e| refused(e, table, at, &candidate, after.is_none()))?;
+        candidate
+            .set_entry(table, id, after.as_ref())
+            .map_err(|e| refused(e, table, at, &candidate, after.is_none()))?;
         let at = candidate.index_of(table, id).unwrap_or(usize::MAX);
         candidate.validate().map_err(|e| refused(e, table, at, &candidate, after.is_none()))?;
         let now = now_ms();

@@ -27,7 +27,11 @@ impl AdminApi {
         if let Some(cursor) = &page.after
             && check_id(cursor).is_err()
         {
-            return Err(ApiError::field("invalid_cursor", "cursor", "pass `next_cursor` from the previous page as it is"));
+            return Err(ApiError::field(
+                "invalid_cursor",
+                "cursor",
+                "pass `next_cursor` from the previous page as it is",
+            ));
         }
         let config = self.config.current();
         let table = entry_kind(kind);
@@ -73,7 +77,11 @@ impl AdminApi {
                 if current.is_some() {
                     return Err(ApiError {
                         field: Some("id".into()),
-                        ..ApiError::new(StatusCode::CONFLICT, "already_exists", format!("{} `{id}` exists", kind.as_str()))
+                        ..ApiError::new(
+                            StatusCode::CONFLICT,
+                            "already_exists",
+                            format!("{} `{id}` exists", kind.as_str()),
+                        )
                     });
                 }
                 if full {

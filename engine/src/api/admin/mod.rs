@@ -87,8 +87,12 @@ impl AdminApi {
             (Endpoint::Directory(kind), &Method::GET) => self.list(kind, query),
             (Endpoint::Directory(kind), _) => self.create(caller, kind, read_body(parts, body).await?).await,
             (Endpoint::Entry(kind, id), &Method::GET) => self.get(kind, id),
-            (Endpoint::Entry(kind, id), &Method::PUT) => self.replace(caller, kind, id, read_body(parts, body).await?).await,
-            (Endpoint::Entry(kind, id), &Method::PATCH) => self.patch(caller, kind, id, read_body(parts, body).await?).await,
+            (Endpoint::Entry(kind, id), &Method::PUT) => {
+                self.replace(caller, kind, id, read_body(parts, body).await?).await
+            }
+            (Endpoint::Entry(kind, id), &Method::PATCH) => {
+                self.patch(caller, kind, id, read_body(parts, body).await?).await
+            }
             (Endpoint::Entry(kind, id), _) => self.delete(caller, kind, id).await,
             (Endpoint::Pause(kind, id, pause), _) => self.pause(caller, kind, id, pause).await,
             (Endpoint::Audit, _) => self.audit(query).await,

@@ -65,7 +65,8 @@ mod tests {
 
     #[test]
     fn a_buyers_secret_and_header_values_are_redacted_and_nothing_else() {
-        let doc = json!({"id": "acme", "secret": "whsec_x", "headers": {"x-api-key": "k1", "x-b": "2"}, "floor": "1.00"});
+        let doc =
+            json!({"id": "acme", "secret": "whsec_x", "headers": {"x-api-key": "k1", "x-b": "2"}, "floor": "1.00"});
         let shown = redact(EntryKind::Buyer, &doc);
         assert_eq!(
             shown,

@@ -92,7 +92,9 @@ impl Keys {
             .publishers
             .iter()
             .map(|p| (Role::Publisher, Arc::from(p.id.as_str()), p.key_sha256.0, p.enabled))
-            .chain(config.buyers.iter().filter_map(|b| Some((Role::Buyer, b.id.as_str().into(), b.key_sha256?.0, true))))
+            .chain(
+                config.buyers.iter().filter_map(|b| Some((Role::Buyer, b.id.as_str().into(), b.key_sha256?.0, true))),
+            )
             .chain(config.admins.iter().map(|a| (Role::Admin, a.id.as_str().into(), a.key_sha256.0, true)))
             .collect();
         sources.publishers = config.publishers.iter().map(|p| (p.id.as_str().into(), p.enabled)).collect();

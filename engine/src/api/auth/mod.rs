@@ -128,7 +128,11 @@ impl Caller {
     /// 403 unless the caller has `role` and `scope`.
     pub fn require(&self, role: Role, scope: Scope) -> Result<(), ApiError> {
         if self.role != role {
-            return Err(forbidden(format!("this endpoint takes a {} key, not a {} key", role.as_str(), self.role.as_str())));
+            return Err(forbidden(format!(
+                "this endpoint takes a {} key, not a {} key",
+                role.as_str(),
+                self.role.as_str()
+            )));
         }
         self.require_scope(scope)
     }

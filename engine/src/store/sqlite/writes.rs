@@ -41,7 +41,6 @@ fn apply_write(conn: &Connection, write: Write, wake: &mut bool) -> Result<u64, 
         Write::Audit(record) => directory::audit(conn, &record),
 
         // -- API keys. --
-
         Write::ReplayRange { subscription_id, since, until, now } => {
             webhook_writes::replay_range(conn, &subscription_id, since, until, now, wake)
         }
