@@ -82,7 +82,7 @@ pub struct BuyerConfig {
     pub mapping: Option<super::MappingConfig>,
     /// The entry as written, as JSON: what the admin API shows and merges changes over.
     #[serde(skip)]
-    pub doc: serde_json::Value,
+    pub doc: super::EntryDoc,
 }
 
 fn yes() -> bool {

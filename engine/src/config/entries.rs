@@ -40,12 +40,24 @@ impl EntryKind {
     }
 }
 
+/// An entry as written, as JSON (secrets included). Its `Debug` shows only its size, so a
+/// config printed for a diagnosis never shows a buyer's secret or header values.
+#[derive(Clone, Default, PartialEq)]
+pub struct EntryDoc(pub Value);
+
+impl std::fmt::Debug for EntryDoc {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let keys = self.0.as_object().map_or(0, serde_json::Map::len);
+        write!(f, "EntryDoc(<{keys} keys>)")
+    }
+}
+
 impl Config {
     /// The documents of one table's entries, in the order of the config.
     pub fn docs(&self, kind: EntryKind) -> Vec<&Value> {
         match kind {
-            EntryKind::Buyer => self.buyers.iter().map(|b| &b.doc).collect(),
-            EntryKind::Publisher => self.publishers.iter().map(|p| &p.doc).collect(),
+            EntryKind::Buyer => self.buyers.iter().map(|b| &b.doc.0).collect(),
+            EntryKind::Publisher => self.publishers.iter().map(|p| &p.doc.0).collect(),
         }
     }
 
@@ -77,13 +89,13 @@ impl Config {
             (EntryKind::Buyer, Some(doc)) => {
                 let n = at.unwrap_or(self.buyers.len());
                 let mut buyer: BuyerConfig = parse(doc, &format!("buyers[{n}]"))?;
-                buyer.doc = doc.clone();
+                buyer.doc = EntryDoc(doc.clone());
                 put(&mut self.buyers, at, buyer);
             }
             (EntryKind::Publisher, Some(doc)) => {
                 let n = at.unwrap_or(self.publishers.len());
                 let mut publisher: PublisherConfig = parse(doc, &format!("publishers[{n}]"))?;
-                publisher.doc = doc.clone();
+                publisher.doc = EntryDoc(doc.clone());
                 put(&mut self.publishers, at, publisher);
             }
             (EntryKind::Buyer, None) => drop(at.map(|n| self.buyers.remove(n))),
@@ -106,10 +118,10 @@ impl Config {
             }
         };
         for (buyer, doc) in self.buyers.iter_mut().zip(docs("buyers")) {
-            buyer.doc = doc;
+            buyer.doc = EntryDoc(doc);
         }
         for (publisher, doc) in self.publishers.iter_mut().zip(docs("publishers")) {
-            publisher.doc = doc;
+            publisher.doc = EntryDoc(doc);
         }
         Ok(())
     }
@@ -197,10 +209,11 @@ bid = {{ json = "/ok", equals = ["yes", "true"] }}
         let mut config = Config::from_toml(&rich()).expect("valid");
         let mut doc = config.doc(EntryKind::Buyer, "acme").expect("kept").clone();
         doc["caps"]["daily"] = serde_json::json!(-1);
-        let Err(ConfigError::Key { key, .. }) = config.set_entry(EntryKind::Buyer, "acme", Some(&doc)) else {
+        let Err(ConfigError::Key { key, message }) = config.set_entry(EntryKind::Buyer, "acme", Some(&doc)) else {
             panic!("refused")
         };
         assert_eq!(key, "buyers[0].caps.daily");
+        assert_eq!(message, "invalid value: integer `-1`, expected u32", "as docs/admin-api.md shows it");
         let new = serde_json::json!({"id": "b2", "ping_url": "ftp://x", "post_url": "http://x/p", "verticals": ["v"]});
         let Err(ConfigError::Key { key, message }) = config.set_entry(EntryKind::Buyer, "b2", Some(&new)) else {
             panic!("refused")

@@ -26,7 +26,7 @@ pub use de::{KeyDigest, SigningSecret};
 /// The `headers` table check, shared with the webhook API (same names refused, same errors).
 pub(crate) use de::{check_id, headers as parse_headers};
 pub use dedupe::{DedupeConfig, DedupeMode, DedupeRule, MatchOn, VerticalDedupe};
-pub use entries::EntryKind;
+pub use entries::{EntryDoc, EntryKind};
 pub use live::LiveConfig;
 pub use mapping::{
     AcceptRulesConfig, BidRulesConfig, Encoding, FieldConfig, MappingConfig, MessageConfig, OneOrMany, RuleConfig,
@@ -151,7 +151,7 @@ pub struct PublisherConfig {
     pub enabled: bool,
     /// The entry as written, as JSON: what the admin API shows and merges changes over.
     #[serde(skip)]
-    pub doc: serde_json::Value,
+    pub doc: EntryDoc,
 }
 
 /// `[[admins]]`: operators' keys.

@@ -1,6 +1,6 @@
 //! `/v1/buyers` and `/v1/publishers`: list, read, create, replace, merge-patch, delete, pause
 //! and resume. Every answer shows the entry as configured (a `[[buyers]]` or `[[publishers]]`
-//! table as JSON, secrets redacted); every change goes through [`AdminApi::apply`].
+//! table as JSON, secrets redacted); every change goes through `AdminApi::apply` (`change.rs`).
 
 use bytes::Bytes;
 use http::{HeaderValue, Response, StatusCode};
@@ -71,7 +71,6 @@ impl AdminApi {
         check_id(id).map_err(|m| ApiError::field("invalid_config", "id", m))?;
         let id = id.to_owned();
         let table = entry_kind(kind);
-        let full = self.config.current().docs(table).len() >= MAX_ENTRIES;
         let created = self
             .apply(caller, Change { kind, id: &id, verb: "create" }, |current| {
                 if current.is_some() {
@@ -84,7 +83,8 @@ impl AdminApi {
                         )
                     });
                 }
-                if full {
+                // Read under the admin lock: the count cannot change before this entry is in.
+                if self.config.current().docs(table).len() >= MAX_ENTRIES {
                     return Err(ApiError::new(
                         StatusCode::CONFLICT,
                         "limit_reached",

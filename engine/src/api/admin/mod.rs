@@ -9,11 +9,11 @@
 //! | `GET /v1/audit?since=&until=&cursor=&limit=&action=&target=` | who changed what, newest first |
 //!
 //! A body is exactly a `[[buyers]]` or `[[publishers]]` entry of engine.toml as JSON, checked by
-//! the config's own rules over the whole candidate config ([`change`]). A change is applied
+//! the config's own rules over the whole candidate config (`change.rs`). A change is applied
 //! under one lock: validated, written with its audit row in one transaction, then put in force
 //! for the next auction (config, buyer registry, keys) without a restart. Stored changes are
-//! laid over the config file at every start ([`stored`]). Answers and audit rows redact
-//! secrets ([`redact`]). See docs/admin-api.md.
+//! laid over the config file at every start (`stored.rs`). Answers and audit rows redact
+//! secrets (`redact.rs`). See docs/admin-api.md.
 
 pub mod audit;
 mod change;
