@@ -9,7 +9,9 @@
 //!    cap ledgers it had to make anew from the store's sales;
 //! 5. write the `directory` row and the audit row in one transaction and wait for the commit;
 //! 6. only then put the candidate in force: the buyer registry (the next auction takes it),
-//!    the config, the keys (a disabled or deleted publisher's key fails at once).
+//!    the config, the keys (a disabled or deleted publisher's key fails at once). Steps 5 and 6
+//!    run in a task of their own once the write is queued, still under the lock: a caller
+//!    hanging up cannot leave a change stored but not in force.
 //!
 //! If anything before step 6 fails, nothing changes. A change that leaves the entry as it was
 //! writes nothing.
@@ -20,6 +22,9 @@
 //! the counters. The window is one auction's budget (`total_timeout_ms`) around a change of
 //! that buyer's caps; it never opens for a change that leaves the caps, floor and zone alone.
 
+use std::sync::Arc;
+
+use http::StatusCode;
 use serde_json::{Value, json};
 
 use super::{AdminApi, audit, entry_kind, redact};
@@ -28,7 +33,7 @@ use crate::api::error::{ApiError, store_error};
 use crate::api::routes::Kind;
 use crate::buyers::SALES_LOOKBACK_MS;
 use crate::config::{Config, ConfigError, EntryKind};
-use crate::store::{DirectoryEntry, Write, now_ms};
+use crate::store::{DirectoryEntry, StoreError, Write, now_ms};
 
 /// One change: to which entry, under which audit action.
 #[derive(Debug, Clone, Copy)]
@@ -52,7 +57,7 @@ impl AdminApi {
     ) -> Result<Option<Value>, ApiError> {
         let Change { kind, id, verb } = change;
         let table = entry_kind(kind);
-        let _one_at_a_time = self.lock.lock().await;
+        let one_at_a_time = Arc::clone(&self.lock).lock_owned().await;
         let current = self.config.current();
         let before = current.doc(table, id).cloned();
         let after = edit(before.as_ref())?;
@@ -93,12 +98,27 @@ impl AdminApi {
             })),
             audit::record(&actor, &format!("{}.{verb}", kind.as_str()), id, detail, now),
         ];
-        self.store.write(writes).map_err(store_error)?.await.map_err(store_error)?;
-        if let Some(registry) = registry {
-            self.registry.replace(registry);
-        }
-        self.keys.set_config(&candidate);
-        self.config.replace(candidate);
+        let commit = self.store.write(writes).map_err(store_error)?;
+        // The change is on its way to disk: a task of its own waits for the commit and puts it
+        // in force, so a caller hanging up now cannot leave it stored but not in force.
+        let (live_registry, keys, config) =
+            (Arc::clone(&self.registry), Arc::clone(&self.keys), Arc::clone(&self.config));
+        let in_force = tokio::spawn(async move {
+            let _one_at_a_time = one_at_a_time;
+            commit.await?;
+            if let Some(registry) = registry {
+                live_registry.replace(registry);
+            }
+            keys.set_config(&candidate);
+            config.replace(candidate);
+            Ok::<(), StoreError>(())
+        });
+        in_force
+            .await
+            .map_err(|_| {
+                ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", "the change could not be applied")
+            })?
+            .map_err(store_error)?;
         tracing::info!(actor = %actor, kind = kind.as_str(), id, verb, "admin change applied");
         Ok(after)
     }

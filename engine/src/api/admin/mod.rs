@@ -59,7 +59,7 @@ pub struct AdminApi {
     keys: Arc<Keys>,
     /// Changes one at a time: each builds on the config the previous one put in force. Never
     /// taken on the hot path.
-    lock: tokio::sync::Mutex<()>,
+    lock: Arc<tokio::sync::Mutex<()>>,
 }
 
 impl AdminApi {
@@ -70,7 +70,7 @@ impl AdminApi {
         registry: Arc<LiveRegistry>,
         keys: Arc<Keys>,
     ) -> AdminApi {
-        AdminApi { store, config, registry, keys, lock: tokio::sync::Mutex::new(()) }
+        AdminApi { store, config, registry, keys, lock: Arc::new(tokio::sync::Mutex::new(())) }
     }
 
     /// Answers one request for `endpoint` (its method and the caller's scope already checked).
