@@ -49,7 +49,7 @@ use api::idempotency::IdempotencyCache;
 use api::intake::Intake;
 use auction::Auctioneer;
 use auction::journal::Journal;
-use buyers::Registry;
+use buyers::{LiveRegistry, Registry};
 use config::Config;
 use ops::health::Health;
 use store::Store;
@@ -57,9 +57,6 @@ use transport::{HttpTransport, Transport};
 
 /// After the drain, how long the auction log may take to write what is queued.
 const LOG_FLUSH: Duration = Duration::from_secs(2);
-
-/// How far back sales are read to rebuild cap counters: longer than any cap window.
-const CAP_LOOKBACK_MS: i64 = 33 * 24 * 3_600_000;
 
 /// How often expired idempotency keys are swept.
 const IDEMPOTENCY_SWEEP: Duration = Duration::from_secs(30);
@@ -109,8 +106,10 @@ impl<T: Transport> Engine<T> {
         Engine::start_with_store(config, transport, store).await
     }
 
-    /// [`Engine::start`] with a store already open.
-    pub async fn start_with_store(config: &Config, transport: T, store: Arc<dyn Store>) -> std::io::Result<Engine<T>> {
+    /// [`Engine::start`] with a store already open. The admin API's stored buyers and
+    /// publishers are laid over the config's before anything is built from it.
+    pub async fn start_with_store(file: &Config, transport: T, store: Arc<dyn Store>) -> std::io::Result<Engine<T>> {
+        let config = &api::admin::stored_config(file, &*store).await.map_err(std::io::Error::other)?;
         let recovery = store.recover(store::now_ms()).await.map_err(std::io::Error::other)?;
         if !recovery.interrupted.is_empty() || !recovery.in_doubt.is_empty() {
             tracing::warn!(
@@ -122,10 +121,10 @@ impl<T: Transport> Engine<T> {
         let (app, records) = build(config, transport, auction::log::RECORD_QUEUE, Arc::clone(&store));
         restore_idempotency(&app.intake, &app.keys, &*store, config.intake.idempotency_ttl_s).await?;
         api::keys::reload(&*store, &app.keys).await.map_err(std::io::Error::other)?;
-        // Caps count from the store: a calendar month in any zone began at most 33 days ago.
+        // Caps count from the store.
         let now = store::now_ms();
-        let sales = store.sales_since(now - CAP_LOOKBACK_MS).await.map_err(std::io::Error::other)?;
-        app.intake.registry.restore_sales(&sales, now);
+        let sales = store.sales_since(now - buyers::SALES_LOOKBACK_MS).await.map_err(std::io::Error::other)?;
+        app.intake.registry.current().restore_sales(&sales, None, now);
         let mut background = vec![
             tokio::spawn(sweep_idempotency(Arc::downgrade(&app.intake.idempotency))),
             tokio::spawn(ops::metrics::upkeep()),
@@ -213,14 +212,16 @@ pub fn build<T: Transport>(
     let feedback = api::feedback::FeedbackApi::new(Arc::clone(&store), Arc::clone(&live));
     let pull = api::pull::PullApi::new(Arc::clone(&store), Arc::clone(&live));
     let reports = api::reports::ReportsApi::new(Arc::clone(&store), Arc::clone(&live));
-    let admin = api::admin::AdminApi::new(Arc::clone(&store), Arc::clone(&live));
     let keys = Arc::new(Keys::new(config));
+    let registry = Arc::new(LiveRegistry::new(Registry::from_config(config)));
+    let admin =
+        api::admin::AdminApi::new(Arc::clone(&store), Arc::clone(&live), Arc::clone(&registry), Arc::clone(&keys));
     let keys_api = api::keys::KeysApi::new(Arc::clone(&store), Arc::clone(&live), Arc::clone(&keys));
     let journal = Journal::new(store, config.durability);
     let (records_tx, records_rx) = mpsc::channel(record_queue.max(1));
     let intake = Intake {
         auctioneer: Arc::new(Auctioneer::new(transport, settings).with_journal(journal.clone())),
-        registry: Arc::new(Registry::from_config(config)),
+        registry,
         idempotency: Arc::new(IdempotencyCache::new(
             config.intake.idempotency_capacity,
             Duration::from_secs(config.intake.idempotency_ttl_s),

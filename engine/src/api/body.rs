@@ -47,3 +47,16 @@ pub async fn read_limited(headers: &HeaderMap, body: Incoming, limit: usize) -> 
         Err(_) => Err(ApiError::new(StatusCode::REQUEST_TIMEOUT, "request_timeout", "the body was not sent in time")),
     }
 }
+
+/// The body as a JSON object: 400 `invalid_json` (with the line and column) when it is not
+/// JSON, `invalid_type` when it is JSON but not an object.
+pub fn json_object(body: &[u8]) -> Result<serde_json::Map<String, serde_json::Value>, ApiError> {
+    match serde_json::from_slice::<serde_json::Value>(body) {
+        Ok(serde_json::Value::Object(object)) => Ok(object),
+        Ok(_) => Err(ApiError::bad_request("invalid_type", "the body must be a JSON object")),
+        Err(e) => Err(ApiError::bad_request(
+            "invalid_json",
+            format!("malformed JSON at line {} column {}", e.line(), e.column()),
+        )),
+    }
+}

@@ -24,7 +24,7 @@ use super::{body, json_response, validate};
 use crate::auction::journal::{self, Journal};
 use crate::auction::record::Finished;
 use crate::auction::{Auctioneer, Offer};
-use crate::buyers::Registry;
+use crate::buyers::LiveRegistry;
 use crate::dedupe::{Admitted, Dedupe, Verdict};
 use crate::protocol::answer::{LeadAnswer, Outcome, Timings};
 use crate::protocol::ids;
@@ -37,8 +37,8 @@ use crate::transport::Transport;
 pub struct Intake<T> {
     /// The auction runner.
     pub auctioneer: Arc<Auctioneer<T>>,
-    /// The buyer snapshot.
-    pub registry: Arc<Registry>,
+    /// The buyer snapshot in force (each lead's auction takes it once, at its start).
+    pub registry: Arc<LiveRegistry>,
     /// Remembered answers by idempotency key.
     pub idempotency: Arc<IdempotencyCache>,
     /// Largest body accepted.
@@ -105,7 +105,7 @@ impl<T: Transport> Intake<T> {
         running: Option<(Running, IdempotencyKey)>,
     ) -> Result<Bytes, ApiError> {
         let auctioneer = Arc::clone(&self.auctioneer);
-        let registry = Arc::clone(&self.registry);
+        let registry = self.registry.current();
         let records = self.records.clone();
         let journal = self.journal.clone();
         let dedupe = self.dedupe.clone();

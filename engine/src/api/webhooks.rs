@@ -129,11 +129,13 @@ impl WebhookApi {
         let headers = &parts.headers;
         match (route, &parts.method) {
             (Route::Subscriptions, &Method::GET) => self.list(query).await,
-            (Route::Subscriptions, _) => self.create(read_body(headers, body, true).await?).await,
+            (Route::Subscriptions, _) => self.create(&caller.actor(), read_body(headers, body, true).await?).await,
             (Route::Subscription(id), &Method::GET) => self.get(id).await,
-            (Route::Subscription(id), &Method::PATCH) => self.change(id, read_body(headers, body, true).await?).await,
-            (Route::Subscription(id), _) => self.delete(id).await,
-            (Route::Rotate(id), _) => self.rotate(id).await,
+            (Route::Subscription(id), &Method::PATCH) => {
+                self.change(&caller.actor(), id, read_body(headers, body, true).await?).await
+            }
+            (Route::Subscription(id), _) => self.delete(&caller.actor(), id).await,
+            (Route::Rotate(id), _) => self.rotate(&caller.actor(), id).await,
             (Route::Preview(id), &Method::GET) => self.preview(id, query, Bytes::new()).await,
             (Route::Preview(id), _) => self.preview(id, query, read_body(headers, body, false).await?).await,
             (Route::Deliveries(id), _) => self.deliveries(id, query).await,

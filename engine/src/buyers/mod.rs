@@ -14,4 +14,4 @@ pub mod schedule;
 pub use availability::{Selection, Skip};
 pub use eligibility::Eligibility;
 pub use mapping::{Mapping, PingView, PostView};
-pub use registry::{Buyer, Registry};
+pub use registry::{Buyer, LiveRegistry, Next, Registry, SALES_LOOKBACK_MS};

@@ -1,10 +1,19 @@
 //! The buyer registry: every configured buyer in its run-time form, plus the eligibility index.
-//! A snapshot is immutable; a config change builds a new one, so no auction sees half a change.
+//! A snapshot is immutable; a config change builds a new one ([`Registry::next`]) and
+//! [`LiveRegistry`] swaps it in whole: each auction takes one snapshot at its start and uses
+//! only that one, so no auction sees half a change.
+//!
+//! State that must outlive a change is carried into the new snapshot for the buyers that stay:
+//! the cap ledgers (while the buyer's caps, floor and zone are unchanged), the circuit breaker
+//! (while its settings are unchanged), the compiled mapping (likewise) and the metric handles.
+//! A buyer whose caps changed gets fresh ledgers, which the caller fills from the store's
+//! sales ([`Registry::restore_sales`] with [`Next::fresh_caps`]) before the swap.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use std::collections::HashMap;
+use arc_swap::ArcSwap;
 
 use super::Eligibility;
 use super::availability::Selection;
@@ -12,7 +21,7 @@ use super::caps::BuyerCaps;
 use super::circuit::{Admit, Circuit};
 use super::mapping::{JSON_CONTENT_TYPE, Mapping};
 use super::schedule::{CompiledSchedule, ScheduleGate};
-use crate::config::Config;
+use crate::config::{BuyerBreakerConfig, BuyerConfig, Caps, Config, MappingConfig};
 use crate::ops::metrics::BuyerMetrics;
 use crate::protocol::bid::PriceLimits;
 use crate::protocol::lead::Lead;
@@ -20,6 +29,10 @@ use crate::protocol::money::Micros;
 use crate::store::{SaleRow, UnixMs};
 use crate::transport::Endpoint;
 use crate::transport::sign::Signer;
+
+/// How far back sales are read to rebuild cap counters: longer than any cap window (a
+/// calendar month in any zone began at most 33 days ago).
+pub const SALES_LOOKBACK_MS: i64 = 33 * 24 * 3_600_000;
 
 /// A buyer as the auction uses it.
 #[derive(Debug)]
@@ -38,16 +51,82 @@ pub struct Buyer {
     pub weight: f64,
     /// Paused: configured, counted, not pinged.
     pub paused: bool,
-    /// Its caps, if it has any.
-    pub caps: Option<BuyerCaps>,
+    /// Its caps, if it has any (shared with the next snapshot while they are unchanged).
+    pub caps: Option<Arc<BuyerCaps>>,
     /// Its hours of operation, if it has a schedule.
     pub schedule: Option<ScheduleGate>,
-    /// Its circuit breaker, unless turned off.
-    pub circuit: Option<Circuit>,
-    /// Per-buyer metric handles, registered once.
-    pub metrics: BuyerMetrics,
+    /// Its circuit breaker, unless turned off (shared with the next snapshot while its
+    /// settings are unchanged).
+    pub circuit: Option<Arc<Circuit>>,
+    /// Per-buyer metric handles, registered once per buyer id.
+    pub metrics: Arc<BuyerMetrics>,
     /// The buyer's payload mapping; `None` speaks v1.
     pub mapping: Option<Arc<Mapping>>,
+    /// The settings its carried state was built from.
+    settings: Carried,
+}
+
+/// The settings a buyer's carried state depends on: unchanged settings, same state.
+#[derive(Debug, PartialEq)]
+struct Carried {
+    /// `caps`.
+    caps: Option<Caps>,
+    /// The zone the caps count in (`caps.timezone`, else the schedule's).
+    zone: Option<String>,
+    /// The effective floor (a budget with less left is full).
+    floor: Micros,
+    /// `breaker`.
+    breaker: BuyerBreakerConfig,
+    /// `mapping`.
+    mapping: Option<MappingConfig>,
+}
+
+impl Carried {
+    fn of(buyer: &BuyerConfig, floor: Micros) -> Carried {
+        let zone = buyer.caps.as_ref().and_then(|c| c.timezone.clone());
+        Carried {
+            caps: buyer.caps.clone(),
+            zone: zone.or_else(|| buyer.schedule.as_ref().map(|s| s.timezone.name().to_owned())),
+            floor,
+            breaker: buyer.breaker.clone(),
+            mapping: buyer.mapping.clone(),
+        }
+    }
+
+    fn same_caps(&self, other: &Carried) -> bool {
+        self.caps == other.caps && self.zone == other.zone && self.floor == other.floor
+    }
+}
+
+/// The buyer snapshot in force, swapped whole by the admin API.
+#[derive(Debug)]
+pub struct LiveRegistry(ArcSwap<Registry>);
+
+impl LiveRegistry {
+    /// Starts with `registry`.
+    pub fn new(registry: Registry) -> LiveRegistry {
+        LiveRegistry(ArcSwap::from_pointee(registry))
+    }
+
+    /// The snapshot now: an auction takes it once and uses only it.
+    pub fn current(&self) -> Arc<Registry> {
+        self.0.load_full()
+    }
+
+    /// Puts `registry` in force for the auctions that start from now on.
+    pub fn replace(&self, registry: Registry) {
+        self.0.store(Arc::new(registry));
+    }
+}
+
+/// A registry built to follow another, and which buyers need their cap counters rebuilt.
+#[derive(Debug)]
+pub struct Next {
+    /// The new snapshot.
+    pub registry: Registry,
+    /// Buyers with caps whose ledgers are new (a new buyer, or changed caps): empty until
+    /// filled from the store's sales.
+    pub fresh_caps: Vec<Arc<str>>,
 }
 
 /// All buyers and the index over them.
@@ -63,15 +142,34 @@ pub struct Registry {
 impl Registry {
     /// Builds the run-time registry from a validated config.
     pub fn from_config(config: &Config) -> Registry {
+        Registry::build(config, &HashMap::new()).registry
+    }
+
+    /// The registry for `config` (validated), carrying this one's state over for the buyers
+    /// that stay (see the module's doc).
+    pub fn next(&self, config: &Config) -> Next {
+        let previous = self.buyers.iter().map(|b| (&*b.id, &**b)).collect();
+        Registry::build(config, &previous)
+    }
+
+    fn build(config: &Config, previous: &HashMap<&str, &Buyer>) -> Next {
         let global_floor = config.auction.floor.unwrap_or_default();
+        let mut fresh_caps = Vec::new();
         let buyers = config
             .buyers
             .iter()
             .map(|b| {
-                let id: Arc<str> = b.id.as_str().into();
-                // The config was validated, and validation compiles every mapping.
-                let mapping =
-                    b.mapping.as_ref().map(|m| Arc::new(Mapping::compile(m).expect("mapping validated at load")));
+                let floor = b.floor.unwrap_or_default().max(global_floor);
+                let settings = Carried::of(b, floor);
+                let before = previous.get(b.id.as_str()).copied();
+                let id: Arc<str> = before.map_or_else(|| b.id.as_str().into(), |old| Arc::clone(&old.id));
+                let mapping = match before.filter(|old| old.settings.mapping == settings.mapping) {
+                    Some(old) => old.mapping.clone(),
+                    // The config was validated, and validation compiles every mapping.
+                    None => {
+                        b.mapping.as_ref().map(|m| Arc::new(Mapping::compile(m).expect("mapping validated at load")))
+                    }
+                };
                 let (ping_content_type, post_content_type) =
                     mapping.as_ref().map_or((JSON_CONTENT_TYPE, JSON_CONTENT_TYPE), |m| m.content_types());
                 let endpoint = Endpoint {
@@ -84,10 +182,21 @@ impl Registry {
                     ping_content_type,
                     post_content_type,
                 };
-                let floor = b.floor.unwrap_or_default().max(global_floor);
-                let caps = BuyerCaps::from_config(b, &id, floor);
-                let metrics = BuyerMetrics::new(&b.id);
-                let circuit = b.breaker.settings().map(|s| Circuit::new(s, metrics.circuit_state.clone()));
+                let caps = match before.filter(|old| old.settings.same_caps(&settings)) {
+                    Some(old) => old.caps.clone(),
+                    None => {
+                        let caps = BuyerCaps::from_config(b, &id, floor).map(Arc::new);
+                        if caps.is_some() {
+                            fresh_caps.push(Arc::clone(&id));
+                        }
+                        caps
+                    }
+                };
+                let metrics = before.map_or_else(|| Arc::new(BuyerMetrics::new(&b.id)), |old| Arc::clone(&old.metrics));
+                let circuit = match before.filter(|old| old.settings.breaker == settings.breaker) {
+                    Some(old) => old.circuit.clone(),
+                    None => b.breaker.settings().map(|s| Arc::new(Circuit::new(s, metrics.circuit_state.clone()))),
+                };
                 Arc::new(Buyer {
                     id,
                     endpoint: Arc::new(endpoint),
@@ -101,11 +210,13 @@ impl Registry {
                     circuit,
                     metrics,
                     mapping,
+                    settings,
                 })
             })
             .collect();
         let floors = config.auction.floors.iter().map(|(v, f)| (v.as_str().into(), (*f).max(global_floor))).collect();
-        Registry { buyers, eligibility: Eligibility::build(&config.buyers), floors, global_floor }
+        let registry = Registry { buyers, eligibility: Eligibility::build(&config.buyers), floors, global_floor };
+        Next { registry, fresh_caps }
     }
 
     /// Buyers that want this lead (vertical, state, ZIP, attributes), are not in `exclude`,
@@ -134,10 +245,12 @@ impl Registry {
         });
     }
 
-    /// Counts sales found in the store into the buyers' caps (at start: counters survive a
-    /// restart). Sales of buyers no longer configured are ignored.
-    pub fn restore_sales(&self, sales: &[SaleRow], now: UnixMs) {
-        let by_id: HashMap<&str, &Buyer> = self.buyers.iter().map(|b| (&*b.id, &**b)).collect();
+    /// Counts sales found in the store into the caps of the buyers `only` names (all of them
+    /// when `None`): at start, so counters survive a restart; after a change, into the fresh
+    /// ledgers before the snapshot is put in force. Sales of buyers not configured are ignored.
+    pub fn restore_sales(&self, sales: &[SaleRow], only: Option<&[Arc<str>]>, now: UnixMs) {
+        let by_id: HashMap<&str, &Buyer> =
+            self.buyers.iter().filter(|b| only.is_none_or(|ids| ids.contains(&b.id))).map(|b| (&*b.id, &**b)).collect();
         for sale in sales {
             if let Some(caps) = by_id.get(sale.buyer_id.as_str()).and_then(|b| b.caps.as_ref()) {
                 caps.restore(&sale.publisher_id, Micros(sale.price), sale.at, now);
@@ -163,5 +276,67 @@ impl Registry {
     /// True when no buyer is configured.
     pub fn is_empty(&self) -> bool {
         self.buyers.is_empty()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const DIGEST: &str = "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08";
+
+    fn config(ping: &str, caps: &str) -> Config {
+        Config::from_toml(&format!(
+            r#"
+[[publishers]]
+id = "pub1"
+key_sha256 = "{DIGEST}"
+[[buyers]]
+id = "acme"
+ping_url = "http://127.0.0.1:9001/{ping}/ping"
+post_url = "http://127.0.0.1:9001/acme/post"
+verticals = ["auto_insurance"]
+caps = {{ {caps} }}
+"#
+        ))
+        .expect("valid")
+    }
+
+    /// Sells one lead to the registry's only buyer.
+    fn sell(registry: &Registry, now: UnixMs) {
+        let caps = registry.buyer(0).caps.as_ref().expect("capped");
+        let hold = caps.reserve("pub1", Micros::from_units(1), now).expect("room");
+        hold.commit(now, &mut Vec::new());
+    }
+
+    #[test]
+    fn a_swap_keeps_a_buyers_cap_counts_when_its_caps_are_unchanged() {
+        let now = 1_795_435_200_000;
+        let before = Registry::from_config(&config("a1", "daily = 1"));
+        sell(&before, now);
+        assert!(!before.buyer(0).caps.as_ref().expect("capped").has_room("pub1", now), "the one lead is sold");
+
+        let next = before.next(&config("a2", "daily = 1"));
+        let buyer = next.registry.buyer(0);
+        assert_eq!(buyer.endpoint.ping_url.path(), "/a2/ping", "the change is in");
+        assert!(next.fresh_caps.is_empty(), "unchanged caps need no rebuild");
+        assert!(!buyer.caps.as_ref().expect("capped").has_room("pub1", now), "the sale still counts after the swap");
+        assert!(Arc::ptr_eq(&buyer.metrics, &before.buyer(0).metrics), "same metric handles");
+        let (old_circuit, new_circuit) = (before.buyer(0).circuit.as_ref(), buyer.circuit.as_ref());
+        assert!(old_circuit.zip(new_circuit).is_some_and(|(a, b)| Arc::ptr_eq(a, b)), "same breaker");
+    }
+
+    #[test]
+    fn a_swap_that_changes_a_buyers_caps_asks_for_their_rebuild_from_the_store() {
+        let now = 1_795_435_200_000;
+        let before = Registry::from_config(&config("a1", "daily = 1"));
+        sell(&before, now);
+        let next = before.next(&config("a1", "daily = 1, hourly = 5"));
+        assert_eq!(next.fresh_caps, vec![Arc::<str>::from("acme")]);
+        let caps = next.registry.buyer(0).caps.as_ref().expect("capped");
+        assert!(caps.has_room("pub1", now), "fresh ledgers start empty");
+        let sale = SaleRow { buyer_id: "acme".into(), publisher_id: "pub1".into(), price: 1_000_000, at: now };
+        next.registry.restore_sales(&[sale], Some(&next.fresh_caps), now);
+        assert!(!caps.has_room("pub1", now), "filled from the store's sales");
     }
 }

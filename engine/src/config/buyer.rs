@@ -81,6 +81,9 @@ pub struct BuyerConfig {
     /// Payload mapping for a buyer that does not speak v1 (docs/buyers.md, "Payload mapping").
     #[serde(default)]
     pub mapping: Option<super::MappingConfig>,
+    /// The entry as written, as JSON: what the admin API shows and merges changes over.
+    #[serde(skip)]
+    pub doc: super::EntryDoc,
 }
 
 fn yes() -> bool {

@@ -9,7 +9,7 @@ use crate::protocol::money::Micros;
 
 /// `caps = { hourly, daily, weekly, monthly, budget_daily, budget_monthly, ... }`. The same
 /// table, with limits only, gives a buyer's caps for one publisher (`publishers.<id>`).
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Caps {
     /// Leads per hour.

@@ -10,7 +10,7 @@
 use serde::Deserialize;
 
 /// `[buyers.mapping]`.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct MappingConfig {
     /// Body encoding of mapped messages, unless a section says otherwise (default `json`).
@@ -51,7 +51,7 @@ pub enum Encoding {
 }
 
 /// `[buyers.mapping.ping]` or `[buyers.mapping.post]`: one mapped message.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct MessageConfig {
     /// Overrides the mapping's `format` for this message.
@@ -69,7 +69,7 @@ pub struct MessageConfig {
 
 /// One field of a mapped message: `{ from = "contact.phone", to = "Phone", format = "phone_dashes" }`
 /// or a static `{ value = "ABC123", to = "AffiliateId" }`.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct FieldConfig {
     /// The source field (`attributes.zip`, `contact.phone`, `lead_id`, ...).
@@ -89,7 +89,7 @@ pub struct FieldConfig {
 }
 
 /// `[buyers.mapping.bid]`: how a ping's answer reads.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct BidRulesConfig {
     /// Where the price is.
@@ -103,7 +103,7 @@ pub struct BidRulesConfig {
 }
 
 /// `[buyers.mapping.accepted]`: how a post's answer reads.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct AcceptRulesConfig {
     /// Whether the buyer took the lead.
@@ -119,7 +119,7 @@ pub struct AcceptRulesConfig {
 /// One rule reading a value from an answer: exactly one of `json` (a JSON pointer), `xml` (a
 /// path of element names, optionally ending in `@attribute`), `form` (a form field name) or
 /// `regex` (the first capture group, or the whole match); plus `equals` for yes/no rules.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RuleConfig {
     /// A JSON pointer (RFC 6901), e.g. `/result/price`.
@@ -140,7 +140,7 @@ pub struct RuleConfig {
 }
 
 /// A string or a list of strings.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(untagged)]
 pub enum OneOrMany {
     /// One value.

@@ -8,6 +8,7 @@ mod buyer;
 mod caps;
 mod de;
 mod dedupe;
+mod entries;
 mod live;
 mod mapping;
 mod rate_limits;
@@ -27,6 +28,7 @@ pub use de::check_id;
 pub(crate) use de::headers as parse_headers;
 pub use de::{KeyDigest, SigningSecret};
 pub use dedupe::{DedupeConfig, DedupeMode, DedupeRule, MatchOn, VerticalDedupe};
+pub use entries::{EntryDoc, EntryKind};
 pub use live::LiveConfig;
 pub use mapping::{
     AcceptRulesConfig, BidRulesConfig, Encoding, FieldConfig, MappingConfig, MessageConfig, OneOrMany, RuleConfig,
@@ -153,6 +155,9 @@ pub struct PublisherConfig {
     /// A disabled publisher's key is refused with 403.
     #[serde(default = "defaults::yes")]
     pub enabled: bool,
+    /// The entry as written, as JSON: what the admin API shows and merges changes over.
+    #[serde(skip)]
+    pub doc: EntryDoc,
 }
 
 /// `[[admins]]`: operators' keys.
@@ -345,17 +350,19 @@ impl Config {
     pub fn from_toml(text: &str) -> Result<Config, ConfigError> {
         let deserializer = toml::Deserializer::parse(text)
             .map_err(|e| ConfigError::Key { key: "(syntax)".into(), message: e.to_string().trim().to_owned() })?;
-        let config: Config = serde_path_to_error::deserialize(deserializer).map_err(|e| {
+        let mut config: Config = serde_path_to_error::deserialize(deserializer).map_err(|e| {
             let key = e.path().to_string();
             let message = e.into_inner().message().trim().to_owned();
             ConfigError::Key { key: if key == "." { "(top level)".into() } else { key }, message }
         })?;
+        config.keep_docs(text)?;
         config.validate()?;
         Ok(config)
     }
 
-    /// Checks that span several keys.
-    fn validate(&self) -> Result<(), ConfigError> {
+    /// Checks that span several keys (and those of each entry that need the rest of the
+    /// config): run on every config before it is used, from the file or from the admin API.
+    pub fn validate(&self) -> Result<(), ConfigError> {
         let key_err = |key: String, message: &str| ConfigError::Key { key, message: message.to_owned() };
         let a = &self.auction;
         if a.ping_timeout_ms < defaults::MIN_PING_TIMEOUT_MS {

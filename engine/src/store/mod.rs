@@ -132,6 +132,13 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
 
     // -- Directory (admin API) and audit log. --
 
+    /// Every buyer and publisher entry the admin API wrote (deleted ones with `doc: None`), by
+    /// kind and id: laid over the config file's entries at start.
+    fn directory(&self) -> StoreFuture<'_, Vec<DirectoryEntry>>;
+
+    /// Audit log rows matching `query`, newest first.
+    fn audit(&self, query: AuditQuery) -> StoreFuture<'_, Page<AuditRow>>;
+
     // -- API keys. --
 
     /// Every issued API key, revoked ones included, oldest first.
@@ -225,6 +232,12 @@ pub enum Write {
     SaleReturned(Box<feedback::SaleReturned>),
 
     // -- Directory (admin API) and audit log. --
+    /// Creates or replaces a buyer's or publisher's stored entry (`doc: None`: deleted); rows
+    /// changed: 1.
+    PutDirectory(Box<DirectoryEntry>),
+    /// Appends one audit log row. It counts as no row changed, so the count of a change written
+    /// with its audit row still says what the change did.
+    Audit(Box<AuditRecord>),
 
     // -- API keys. --
     /// A new API key.
@@ -713,4 +726,61 @@ impl Future for Commit {
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         Pin::new(&mut self.0).poll(cx).map(|reply| reply.unwrap_or(Err(StoreError::Closed)))
     }
+}
+
+// -- Directory (admin API) and audit log: types. --
+
+/// A buyer's or publisher's entry as the admin API stored it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DirectoryEntry {
+    /// `buyer` or `publisher`.
+    pub kind: &'static str,
+    /// Its id.
+    pub id: String,
+    /// The entry (a `[[buyers]]` or `[[publishers]]` table as JSON, secrets included);
+    /// `None`: deleted.
+    pub doc: Option<serde_json::Value>,
+    /// When it was written.
+    pub updated_at: UnixMs,
+    /// Who wrote it (`admin:ops`).
+    pub updated_by: String,
+}
+
+/// One audit log row to write: who did what to what, when.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AuditRecord {
+    /// When.
+    pub at: UnixMs,
+    /// Who (`admin:ops`, from the caller's role and id).
+    pub actor: String,
+    /// What (`buyer.update`, `publisher.delete`, `webhook.rotate_secret`, ...).
+    pub action: String,
+    /// The id of what changed.
+    pub target: String,
+    /// What changed, as JSON (`{"before": ..., "after": ...}`), secrets redacted.
+    pub detail: serde_json::Value,
+}
+
+/// An audit log row as read back.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AuditRow {
+    /// Its number: rows are numbered in the order they were written.
+    pub seq: i64,
+    /// The row.
+    pub record: AuditRecord,
+}
+
+/// Filters of an audit log read.
+#[derive(Debug, Clone, Default)]
+pub struct AuditQuery {
+    /// At or after.
+    pub since: Option<UnixMs>,
+    /// Before.
+    pub until: Option<UnixMs>,
+    /// An action (`buyer.pause`), or a kind of them (`buyer`: every `buyer.` action).
+    pub action: Option<String>,
+    /// The id changed.
+    pub target: Option<String>,
+    /// The page (the cursor is a row's `seq`).
+    pub page: PageRequest,
 }

@@ -5,10 +5,12 @@
 //! connections on tokio's blocking threads, and in WAL mode they never wait for the writer nor
 //! it for them. Submodules: `writes` (the lead and auction writes), `events` (the outbox and
 //! its fan-out to subscriptions), `webhook_writes` (subscriptions, delivery attempts,
-//! replays), `recovery` (closing interrupted auctions at start), `reads` and `webhook_reads`;
-//! `feedback` (a sale read, dispositions and returns); `pull` and `reports` (the lead API's
-//! pages and the reports' figures); `keys` (issued API keys, also used by `engine keys`).
+//! replays), `recovery` (closing interrupted auctions at start), `directory` (the admin API's
+//! entries and audit log), `reads` and `webhook_reads`; `feedback` (a sale read, dispositions
+//! and returns); `pull` and `reports` (the lead API's pages and the reports' figures); `keys`
+//! (issued API keys, also used by `engine keys`).
 
+mod directory;
 mod events;
 mod feedback;
 pub mod keys;
@@ -37,6 +39,7 @@ use tokio::sync::{Notify, oneshot};
 
 use super::migrations;
 use super::writer::{self, Batching, Job, Reply, Shared, Work};
+use super::{AuditQuery, AuditRow, DirectoryEntry};
 use super::{
     Commit, DeliveryQuery, DeliveryView, DueDelivery, Page, PageRequest, Recovery, SaleRow, Store, StoreError,
     StoreFuture, StoredContact, StoredIdempotency, StoredLead, Subscription, UnixMs, Write,
@@ -370,6 +373,14 @@ impl Store for SqliteStore {
     }
 
     // -- Directory (admin API) and audit log. --
+
+    fn directory(&self) -> StoreFuture<'_, Vec<DirectoryEntry>> {
+        self.read(directory::entries)
+    }
+
+    fn audit(&self, query: AuditQuery) -> StoreFuture<'_, Page<AuditRow>> {
+        self.read(move |conn| directory::audit_page(conn, &query))
+    }
 
     // -- API keys. --
 

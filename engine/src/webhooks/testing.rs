@@ -440,6 +440,14 @@ impl Store for MemoryStore {
 
     // -- Directory (admin API) and audit log. --
 
+    fn directory(&self) -> StoreFuture<'_, Vec<crate::store::DirectoryEntry>> {
+        Box::pin(async { Err(StoreError::Backend("not kept by the in-memory test store".into())) })
+    }
+
+    fn audit(&self, _query: crate::store::AuditQuery) -> StoreFuture<'_, Page<crate::store::AuditRow>> {
+        Box::pin(async { Err(StoreError::Backend("not kept by the in-memory test store".into())) })
+    }
+
     // -- API keys. --
 
     fn api_keys(&self) -> StoreFuture<'_, Vec<crate::store::StoredKey>> {

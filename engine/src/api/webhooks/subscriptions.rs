@@ -1,12 +1,13 @@
 //! Subscriptions: create (`POST /v1/webhooks`), list, read, change (`PATCH`), delete, and
 //! rotate the signing secret. A secret is shown only in the answers that create it.
 //! Subscriptions from `engine.toml` are changed there, not here (409): the next start would
-//! undo the change.
+//! undo the change. Every change writes its audit row (`webhook.create`, `webhook.update`,
+//! `webhook.delete`, `webhook.rotate_secret`) in the same transaction.
 
 use bytes::Bytes;
 use http::{Response, StatusCode};
 use http_body_util::Full;
-use serde_json::{Map, Value};
+use serde_json::Value;
 
 use super::views::{SubscriptionOut, json};
 use super::{WebhookApi, not_found, store_error};
@@ -48,7 +49,7 @@ struct Fields {
 
 impl WebhookApi {
     /// `POST /v1/webhooks`.
-    pub(super) async fn create(&self, body: Bytes) -> Result<Response<Full<Bytes>>, ApiError> {
+    pub(super) async fn create(&self, actor: &str, body: Bytes) -> Result<Response<Full<Bytes>>, ApiError> {
         let fields = self.fields(&body, &["id", "url", "events", "secret", "headers", "payload"])?;
         let missing = |name: &'static str| ApiError::field("missing_field", name, format!("`{name}` is required"));
         let url = fields.url.ok_or_else(|| missing("url"))?;
@@ -75,7 +76,7 @@ impl WebhookApi {
             source: API_SOURCE,
             created_at: now,
         };
-        self.put(&subscription).await?;
+        self.put(actor, "webhook.create", None, &subscription).await?;
         json(StatusCode::CREATED, &SubscriptionOut::new(&subscription, now).with_secret(secret))
     }
 
@@ -96,9 +97,10 @@ impl WebhookApi {
     /// `PATCH /v1/webhooks/{id}`: any of `url`, `events`, `headers`, `payload` (null removes
     /// it), `enabled` (true re-enables one a 410 disabled; false disables it, and the store
     /// sends its pending deliveries to the dead letters, as after a 410).
-    pub(super) async fn change(&self, id: &str, body: Bytes) -> Result<Response<Full<Bytes>>, ApiError> {
+    pub(super) async fn change(&self, actor: &str, id: &str, body: Bytes) -> Result<Response<Full<Bytes>>, ApiError> {
         let fields = self.fields(&body, &["url", "events", "headers", "payload", "enabled"])?;
-        let mut subscription = self.changeable(id).await?;
+        let before = self.changeable(id).await?;
+        let mut subscription = before.clone();
         if let Some(url) = fields.url {
             subscription.url = url;
         }
@@ -116,14 +118,15 @@ impl WebhookApi {
             Some(false) => (subscription.enabled, subscription.disabled_reason) = (false, Some(DISABLED_BY_API.into())),
             None => {}
         }
-        self.put(&subscription).await?;
+        self.put(actor, "webhook.update", Some(&before), &subscription).await?;
         json(StatusCode::OK, &SubscriptionOut::new(&subscription, now_ms()))
     }
 
     /// `DELETE /v1/webhooks/{id}`: its pending deliveries are dropped.
-    pub(super) async fn delete(&self, id: &str) -> Result<Response<Full<Bytes>>, ApiError> {
-        self.changeable(id).await?;
-        let deleted = self.commit(Write::DeleteSubscription { id: id.to_owned() }).await?;
+    pub(super) async fn delete(&self, actor: &str, id: &str) -> Result<Response<Full<Bytes>>, ApiError> {
+        let before = self.changeable(id).await?;
+        let delete = Write::DeleteSubscription { id: id.to_owned() };
+        let deleted = self.audited(actor, "webhook.delete", Some(&before), None, delete).await?;
         if deleted == 0 {
             return Err(not_found("subscription", id));
         }
@@ -134,14 +137,15 @@ impl WebhookApi {
 
     /// `POST /v1/webhooks/{id}/rotate-secret`: a new secret, shown once; the previous one keeps
     /// signing (a second signature) for [`ROTATION_OVERLAP_MS`].
-    pub(super) async fn rotate(&self, id: &str) -> Result<Response<Full<Bytes>>, ApiError> {
-        let mut subscription = self.changeable(id).await?;
+    pub(super) async fn rotate(&self, actor: &str, id: &str) -> Result<Response<Full<Bytes>>, ApiError> {
+        let before = self.changeable(id).await?;
+        let mut subscription = before.clone();
         let secret = new_secret()?;
         let now = now_ms();
         let previous = subscription.secrets.first().cloned();
         subscription.secrets = std::iter::once(secret.clone()).chain(previous).collect();
         subscription.secrets_rotated_until = Some(now.saturating_add(ROTATION_OVERLAP_MS));
-        self.put(&subscription).await?;
+        self.put(actor, "webhook.rotate_secret", Some(&before), &subscription).await?;
         json(StatusCode::OK, &SubscriptionOut::new(&subscription, now).with_secret(secret))
     }
 
@@ -163,13 +167,40 @@ impl WebhookApi {
         Ok(subscription)
     }
 
-    async fn put(&self, subscription: &Subscription) -> Result<u64, ApiError> {
-        self.commit(Write::PutSubscription(Box::new(subscription.clone()))).await
+    /// Writes `subscription` with the audit row of `action`.
+    async fn put(
+        &self,
+        actor: &str,
+        action: &str,
+        before: Option<&Subscription>,
+        subscription: &Subscription,
+    ) -> Result<u64, ApiError> {
+        let put = Write::PutSubscription(Box::new(subscription.clone()));
+        self.audited(actor, action, before, Some(subscription), put).await
+    }
+
+    /// Writes `write` and the audit row of `action` (`before` and `after` as the API shows
+    /// them: no secrets, header values redacted) in one transaction; the rows `write` changed
+    /// (the audit row counts none).
+    async fn audited(
+        &self,
+        actor: &str,
+        action: &str,
+        before: Option<&Subscription>,
+        after: Option<&Subscription>,
+        write: Write,
+    ) -> Result<u64, ApiError> {
+        let now = now_ms();
+        let view = |s: &Subscription| serde_json::to_value(SubscriptionOut::new(s, now)).unwrap_or(Value::Null);
+        let detail = serde_json::json!({"before": before.map(view), "after": after.map(view)});
+        let id = after.or(before).map_or("", |s| s.id.as_str());
+        let audit = crate::api::admin::audit::record(actor, action, id, detail, now);
+        self.store.write(vec![write, audit]).map_err(store_error)?.await.map_err(store_error)
     }
 
     /// Parses a body of subscription fields, refusing any not in `allowed`.
     fn fields(&self, body: &[u8], allowed: &[&str]) -> Result<Fields, ApiError> {
-        let object = parse_object(body)?;
+        let object = crate::api::body::json_object(body)?;
         let mut fields = Fields::default();
         for (name, value) in object {
             if !allowed.contains(&name.as_str()) {
@@ -208,18 +239,6 @@ impl WebhookApi {
         let uri: http::Uri = text.parse().map_err(|_| invalid("is not a URL".into()))?;
         ssrf::check_url(&uri, self.delivery.allow_private_targets).map_err(invalid)?;
         Ok(text.to_owned())
-    }
-}
-
-/// The body as a JSON object.
-fn parse_object(body: &[u8]) -> Result<Map<String, Value>, ApiError> {
-    match serde_json::from_slice::<Value>(body) {
-        Ok(Value::Object(object)) => Ok(object),
-        Ok(_) => Err(ApiError::bad_request("invalid_type", "the body must be a JSON object")),
-        Err(e) => Err(ApiError::bad_request(
-            "invalid_json",
-            format!("malformed JSON at line {} column {}", e.line(), e.column()),
-        )),
     }
 }
 

@@ -165,7 +165,7 @@ fn page_of_deliveries(
 }
 
 /// Cuts `data` to `limit`; when it had more, returns the last kept item (the cursor's source).
-fn more<T>(data: &mut Vec<T>, limit: usize) -> Option<&T> {
+pub(super) fn more<T>(data: &mut Vec<T>, limit: usize) -> Option<&T> {
     if data.len() > limit {
         data.truncate(limit);
         data.last()
@@ -249,7 +249,7 @@ fn decode_text_cursor(cursor: &str) -> Result<String, StoreError> {
     String::from_utf8(bytes).map_err(|_| StoreError::BadCursor)
 }
 
-fn decode_id_cursor(cursor: &str) -> Result<i64, StoreError> {
+pub(super) fn decode_id_cursor(cursor: &str) -> Result<i64, StoreError> {
     // Digits only: `+5` or ` 5` parse as numbers elsewhere but were never issued here.
     if cursor.is_empty() || !cursor.bytes().all(|b| b.is_ascii_digit()) {
         return Err(StoreError::BadCursor);

@@ -8,7 +8,7 @@ use rusqlite::{Connection, params};
 
 use super::super::writer::{Done, Work};
 use super::super::{AuctionFinished, DuplicateClosed, LeadReceived, PostStarted, StoreError, Write};
-use super::{Context, events, keys, recovery, webhook_writes};
+use super::{Context, directory, events, keys, recovery, webhook_writes};
 
 /// Runs one job; `wake` is set when it created deliveries or made some due sooner.
 pub(crate) fn apply(conn: &Connection, work: Work, wake: &mut bool) -> Result<Done, StoreError> {
@@ -39,6 +39,8 @@ fn apply_write(conn: &Connection, write: Write, wake: &mut bool) -> Result<u64, 
         Write::SaleReturned(sale_return) => super::feedback::returned(conn, *sale_return, wake),
 
         // -- Directory (admin API) and audit log. --
+        Write::PutDirectory(entry) => directory::put(conn, &entry),
+        Write::Audit(record) => directory::audit(conn, &record),
 
         // -- API keys. --
         Write::PutApiKey(key) => keys::put(conn, &key),
