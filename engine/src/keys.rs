@@ -8,7 +8,7 @@ use engine::api::auth::{Role, Scopes};
 use engine::api::keys::{KeyRequest, issue};
 use engine::config::{Config, RateLimit};
 use engine::store::sqlite::keys as stored;
-use engine::store::{now_ms, rfc3339};
+use engine::store::{AuditRecord, now_ms, rfc3339};
 
 use super::{CreateKey, EX_USAGE};
 
@@ -24,10 +24,11 @@ pub fn create(args: CreateKey) -> ExitCode {
             return ExitCode::from(EX_USAGE);
         }
     };
-    let result = stored::open_offline(&config.store).and_then(|conn| {
+    let result = stored::open_offline(&config.store).and_then(|mut conn| {
         check_owner(&conn, &request, &config)?;
         let (key, row) = issue(request, ACTOR, now_ms()).map_err(|m| engine::store::StoreError::Backend(m.into()))?;
-        stored::put(&conn, &row)?;
+        let audit = record("key.create", &row.id, serde_json::json!({ "after": engine::api::keys::described(&row) }));
+        stored::audited(&mut conn, &audit, |conn| stored::put(conn, &row))?;
         Ok((key, row))
     });
     match result {
@@ -78,7 +79,10 @@ pub fn list(path: &Path) -> ExitCode {
 
 pub fn revoke(path: &Path, id: &str) -> ExitCode {
     let Some(config) = load(path) else { return ExitCode::from(EX_USAGE) };
-    match stored::open_offline(&config.store).and_then(|conn| stored::revoke(&conn, id, now_ms())) {
+    let audit = record("key.revoke", id, serde_json::json!({}));
+    let revoked = stored::open_offline(&config.store)
+        .and_then(|mut conn| stored::audited(&mut conn, &audit, |conn| stored::revoke(conn, id, audit.at)));
+    match revoked {
         Ok(1) => {
             println!("revoked {id}");
             ExitCode::SUCCESS
@@ -92,6 +96,11 @@ pub fn revoke(path: &Path, id: &str) -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// An audit row for a change made from the command line.
+fn record(action: &str, target: &str, detail: serde_json::Value) -> AuditRecord {
+    AuditRecord { at: now_ms(), actor: ACTOR.to_owned(), action: action.to_owned(), target: target.to_owned(), detail }
 }
 
 fn load(path: &Path) -> Option<Config> {

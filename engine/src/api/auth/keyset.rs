@@ -130,6 +130,8 @@ struct Sources {
     config: Vec<(Role, Arc<str>, [u8; 32], bool)>,
     /// Publishers that exist now, and whether they are enabled.
     publishers: HashMap<Arc<str>, bool>,
+    /// Buyers that exist now.
+    buyers: std::collections::HashSet<Arc<str>>,
     /// Each role's default rate limit.
     limits: RateLimits,
     issued: Vec<IssuedKey>,
@@ -173,6 +175,7 @@ impl Keys {
             .chain(config.admins.iter().map(|a| (Role::Admin, a.id.as_str().into(), a.key_sha256.0, true)))
             .collect();
         sources.publishers = config.publishers.iter().map(|p| (p.id.as_str().into(), p.enabled)).collect();
+        sources.buyers = config.buyers.iter().map(|b| b.id.as_str().into()).collect();
         sources.limits = config.rate_limits;
         self.rebuild(&mut sources);
     }
@@ -239,12 +242,13 @@ impl Keys {
         sources.config = config;
         let issued = std::mem::take(&mut sources.issued);
         for key in issued.iter().filter(|k| !k.revoked) {
-            // A publisher key acts for a publisher that exists; one deleted takes its keys along.
+            // A publisher or buyer key acts for one that exists; one deleted takes its keys along.
             let enabled = match key.role {
                 Role::Publisher => match sources.publishers.get(key.owner_id.as_str()) {
                     Some(enabled) => *enabled,
                     None => continue,
                 },
+                Role::Buyer if !sources.buyers.contains(key.owner_id.as_str()) => continue,
                 Role::Buyer | Role::Admin => true,
             };
             let owner: Arc<str> = key.owner_id.as_str().into();

@@ -18,6 +18,11 @@ enabled = false
 [[admins]]
 id = "ops"
 key_sha256 = "{}"
+[[buyers]]
+id = "acme"
+ping_url = "http://127.0.0.1:9/ping"
+post_url = "http://127.0.0.1:9/post"
+verticals = ["auto_insurance"]
 "#,
         digest("pk1"),
         digest("pk2"),
@@ -65,8 +70,16 @@ fn a_revoked_issued_key_fails_on_the_next_request() {
     assert!(buyer.require(Role::Buyer, Scope::Read).is_ok());
     assert_eq!(buyer.require(Role::Buyer, Scope::Write).expect_err("read only").status, StatusCode::FORBIDDEN);
     assert_eq!(buyer.require(Role::Admin, Scope::Read).expect_err("not admin").status, StatusCode::FORBIDDEN);
-    keys.set_issued(vec![IssuedKey { revoked: true, ..issued }]);
+    keys.set_issued(vec![IssuedKey { revoked: true, ..issued.clone() }]);
     assert_eq!(keys.authenticate(&bearer("bk1"), 2).expect_err("revoked").status, StatusCode::UNAUTHORIZED);
+
+    // A deleted buyer takes its issued keys along.
+    keys.set_issued(vec![issued]);
+    assert!(keys.authenticate(&bearer("bk1"), 3).is_ok());
+    let mut without_acme = config();
+    without_acme.buyers.clear();
+    keys.set_config(&without_acme);
+    assert_eq!(keys.authenticate(&bearer("bk1"), 4).expect_err("deleted").status, StatusCode::UNAUTHORIZED);
 }
 
 #[test]

@@ -1,7 +1,8 @@
 //! Issued API keys (admin keys only): `POST /v1/keys` makes one (its secret shown once, only
 //! its SHA-256 kept), `GET /v1/keys` lists every key (issued and from the config) with its use
 //! count, `GET /v1/keys/{id}` shows one, `DELETE /v1/keys/{id}` revokes one: the key fails on
-//! the next request.
+//! the next request. Every issue and revocation is in the audit log (`key.create`,
+//! `key.revoke`), written in the same transaction.
 
 mod issue;
 mod sync;
@@ -18,6 +19,7 @@ use serde::{Deserialize, Serialize};
 pub use issue::{KeyRequest, MAX_LABEL_LEN, issue, issued};
 pub use sync::{reload, sync};
 
+use super::admin::audit::record;
 use super::auth::{Caller, Keys, Role, Scopes, config_key_id};
 use super::error::{ApiError, store_error};
 use super::query::Query;
@@ -126,11 +128,12 @@ impl KeysApi {
         let now = now_ms();
         let (key, stored) = issue(request, &caller.actor(), now)
             .map_err(|m| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", m))?;
-        self.store
-            .write(vec![Write::PutApiKey(Box::new(stored.clone()))])
-            .map_err(store_error)?
-            .await
-            .map_err(store_error)?;
+        let after = serde_json::json!({ "after": described(&stored) });
+        let writes = vec![
+            Write::PutApiKey(Box::new(stored.clone())),
+            record(&caller.actor(), "key.create", &stored.id, after, now),
+        ];
+        self.store.write(writes).map_err(store_error)?.await.map_err(store_error)?;
         reload(&*self.store, &self.keys).await.map_err(store_error)?;
         tracing::info!(admin = %caller.id, key = %stored.id, role = %stored.role, owner = %stored.owner_id, "API key issued");
         let mut out = view(&stored, stored.uses, stored.last_used_at);
@@ -165,13 +168,17 @@ impl KeysApi {
                 "this key comes from the config file: remove its key_sha256 there (or through the admin API)",
             ));
         }
-        let now = now_ms();
-        let write = Write::RevokeApiKey { id: id.to_owned(), at: now };
-        let changed = self.store.write(vec![write]).map_err(store_error)?.await.map_err(store_error)?;
-        reload(&*self.store, &self.keys).await.map_err(store_error)?;
-        if changed > 0 {
+        if found.revoked_at.is_none() {
+            let now = now_ms();
+            let before = serde_json::json!({ "before": { "role": found.role, "owner_id": found.owner_id, "scopes": found.scopes, "label": found.label } });
+            let writes = vec![
+                Write::RevokeApiKey { id: id.to_owned(), at: now },
+                record(&caller.actor(), "key.revoke", id, before, now),
+            ];
+            self.store.write(writes).map_err(store_error)?.await.map_err(store_error)?;
             tracing::info!(admin = %caller.id, key = %id, "API key revoked");
         }
+        reload(&*self.store, &self.keys).await.map_err(store_error)?;
         json_answer(StatusCode::OK, &self.find(id).await?)
     }
 
@@ -278,6 +285,17 @@ fn view(key: &StoredKey, uses: u64, last_used_at: Option<UnixMs>) -> KeyOut {
         last_used_at: last_used_at.and_then(rfc3339),
         key: None,
     }
+}
+
+/// What the audit log records about a key: never the key or its digest.
+pub fn described(key: &StoredKey) -> serde_json::Value {
+    serde_json::json!({
+        "role": key.role,
+        "owner_id": key.owner_id,
+        "scopes": key.scopes,
+        "label": key.label,
+        "rate_limit": key.rate_limit.map(|(per_second, burst)| serde_json::json!({"per_second": per_second, "burst": burst})),
+    })
 }
 
 fn scope_list(scopes: Scopes) -> Vec<&'static str> {

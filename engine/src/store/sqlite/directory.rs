@@ -33,7 +33,7 @@ pub(super) fn put(conn: &Connection, entry: &DirectoryEntry) -> Result<u64, Stor
 }
 
 /// Appends an audit row; counts as no row changed (see [`super::super::Write::Audit`]).
-pub(super) fn audit(conn: &Connection, record: &AuditRecord) -> Result<u64, StoreError> {
+pub(crate) fn audit(conn: &Connection, record: &AuditRecord) -> Result<u64, StoreError> {
     conn.prepare_cached("INSERT INTO audit_log (at, actor, action, target, detail) VALUES (?1, ?2, ?3, ?4, ?5)")
         .context("insert audit row")?
         .execute(params![record.at, record.actor, record.action, record.target, record.detail.to_string()])

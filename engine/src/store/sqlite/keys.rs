@@ -8,8 +8,8 @@ use std::time::Duration;
 
 use rusqlite::{Connection, OptionalExtension, Row, params};
 
-use super::super::{StoreError, StoredKey, UnixMs};
-use super::Context;
+use super::super::{AuditRecord, StoreError, StoredKey, UnixMs};
+use super::{Context, directory};
 
 const COLUMNS: &str = "id, role, owner_id, scopes, key_sha256, label, rate_per_second, burst, created_at, created_by, \
                        revoked_at, uses, last_used_at";
@@ -79,6 +79,22 @@ pub fn record_usage(conn: &Connection, usage: &[(String, u64, UnixMs)]) -> Resul
             update.execute(params![id, i64::try_from(*uses).unwrap_or(i64::MAX), last_used]).context("key usage")?;
     }
     Ok(rows as u64)
+}
+
+/// Runs `change` and, if it changed a row, writes `record` to the audit log, in one
+/// transaction (for `engine keys`, which has no writer thread); the rows `change` changed.
+pub fn audited(
+    conn: &mut Connection,
+    record: &AuditRecord,
+    change: impl FnOnce(&Connection) -> Result<u64, StoreError>,
+) -> Result<u64, StoreError> {
+    let tx = conn.transaction().context("begin")?;
+    let rows = change(&tx)?;
+    if rows > 0 {
+        directory::audit(&tx, record)?;
+    }
+    tx.commit().context("commit")?;
+    Ok(rows)
 }
 
 /// Every key, oldest first.
@@ -176,5 +192,26 @@ mod tests {
         let stored = all(&conn).expect("all");
         assert_eq!((stored[0].uses, stored[0].last_used_at, stored[0].revoked_at), (7, Some(2_500), Some(2_000)));
         assert_eq!(stamp(&conn).expect("stamp"), (1, 2_000), "use counts do not change the stamp");
+    }
+
+    #[test]
+    fn a_key_change_from_the_command_line_is_audited_only_when_it_changes_something() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let mut conn = open_offline(&dir.path().join("engine.db")).expect("open");
+        let record = |action: &str| AuditRecord {
+            at: 5,
+            actor: "cli".into(),
+            action: action.into(),
+            target: "key_a".into(),
+            detail: serde_json::json!({}),
+        };
+        audited(&mut conn, &record("key.create"), |c| put(c, &key("key_a", 1))).expect("create");
+        audited(&mut conn, &record("key.revoke"), |c| revoke(c, "key_a", 6)).expect("revoke");
+        assert_eq!(audited(&mut conn, &record("key.revoke"), |c| revoke(c, "key_a", 7)).expect("again"), 0);
+        let actions: Vec<String> = conn
+            .prepare("SELECT action FROM audit_log ORDER BY seq")
+            .and_then(|mut s| s.query_map([], |r| r.get(0))?.collect())
+            .expect("audit");
+        assert_eq!(actions, ["key.create", "key.revoke"]);
     }
 }
