@@ -60,14 +60,14 @@ enum Keys {
     /// List the store's issued keys (never the keys themselves).
     List {
         /// Path of engine.toml (names the store).
-        #[arg(long, short)]
+        #[arg(long, short, default_value = "engine.toml")]
         config: PathBuf,
     },
     /// Revoke an issued key (a running engine refuses it within a second; the admin API's
     /// `DELETE /v1/keys/{id}` at once).
     Revoke {
         /// Path of engine.toml (names the store).
-        #[arg(long, short)]
+        #[arg(long, short, default_value = "engine.toml")]
         config: PathBuf,
         /// The key's id (`key_...`).
         id: String,
@@ -77,7 +77,7 @@ enum Keys {
 #[derive(clap::Args)]
 struct CreateKey {
     /// Path of engine.toml (names the store; owners are checked against it).
-    #[arg(long, short)]
+    #[arg(long, short, default_value = "engine.toml")]
     config: PathBuf,
     /// What the key acts as.
     #[arg(long, value_parser = ["publisher", "buyer", "admin"])]

@@ -48,15 +48,60 @@ pub async fn read_limited(headers: &HeaderMap, body: Incoming, limit: usize) -> 
     }
 }
 
+/// Parses a body that must be one JSON object into `T` (its fields and nothing else, when `T`
+/// denies unknown fields), for `what` (`the lead`, `the request`): 400 `invalid_json` (empty or
+/// malformed, with the line and column), `invalid_type` (not an object, or a value of the wrong
+/// type, with its field), `missing_field`, `unknown_field`.
+pub fn typed<T: serde::de::DeserializeOwned>(body: &[u8], what: &str) -> Result<T, ApiError> {
+    match body.trim_ascii().first() {
+        None => {
+            return Err(ApiError::bad_request(
+                "invalid_json",
+                format!("the body is empty; send {what} as a JSON object"),
+            ));
+        }
+        Some(b'{') => {}
+        // serde would read a struct from an array too; say plainly what is expected.
+        Some(_) => return Err(ApiError::bad_request("invalid_type", format!("{what} must be a JSON object"))),
+    }
+    let mut deserializer = serde_json::Deserializer::from_slice(body);
+    let parsed = serde_path_to_error::deserialize(&mut deserializer).map_err(|e| typed_error(e, what))?;
+    deserializer.end().map_err(|e| syntax_error(&e))?;
+    Ok(parsed)
+}
+
+/// Maps a typed-parse failure to the field at fault.
+fn typed_error(e: serde_path_to_error::Error<serde_json::Error>, what: &str) -> ApiError {
+    let path = e.path().to_string();
+    let inner = e.into_inner();
+    if !inner.is_data() {
+        return syntax_error(&inner);
+    }
+    let text = inner.to_string();
+    let text = text.split(" at line ").next().unwrap_or(&text).to_owned();
+    let join = |name: &str| if path == "." { name.to_owned() } else { format!("{path}.{name}") };
+    let quoted = |prefix: &str| text.strip_prefix(prefix).and_then(|rest| rest.split('`').next()).map(str::to_owned);
+    if let Some(name) = quoted("missing field `") {
+        return ApiError::field("missing_field", join(&name), format!("`{}` is required", join(&name)));
+    }
+    if quoted("unknown field `").is_some() {
+        // For an unknown field the path already ends with its name.
+        return ApiError::field("unknown_field", path.clone(), format!("`{path}` is not a field of {what}"));
+    }
+    let field = if path == "." { None } else { Some(std::borrow::Cow::Owned(path)) };
+    ApiError { field, ..ApiError::bad_request("invalid_type", text) }
+}
+
+fn syntax_error(e: &serde_json::Error) -> ApiError {
+    ApiError::bad_request("invalid_json", format!("malformed JSON at line {} column {}", e.line(), e.column()))
+}
+
 /// The body as a JSON object: 400 `invalid_json` (with the line and column) when it is not
 /// JSON, `invalid_type` when it is JSON but not an object.
 pub fn json_object(body: &[u8]) -> Result<serde_json::Map<String, serde_json::Value>, ApiError> {
     match serde_json::from_slice::<serde_json::Value>(body) {
         Ok(serde_json::Value::Object(object)) => Ok(object),
         Ok(_) => Err(ApiError::bad_request("invalid_type", "the body must be a JSON object")),
-        Err(e) => Err(ApiError::bad_request(
-            "invalid_json",
-            format!("malformed JSON at line {} column {}", e.line(), e.column()),
-        )),
+        Err(e) => Err(syntax_error(&e)),
     }
 }

@@ -99,34 +99,7 @@ async fn read_body(parts: &Parts, body: Incoming) -> Result<Bytes, ApiError> {
 /// Parses a request body: a JSON object of the request's fields and nothing else; an error
 /// names the field at fault.
 fn parse<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
-    match body.trim_ascii().first() {
-        None => return Err(ApiError::bad_request("invalid_json", "the body is empty; send a JSON object")),
-        Some(b'{') => {}
-        Some(_) => return Err(ApiError::bad_request("invalid_type", "the body must be a JSON object")),
-    }
-    let mut deserializer = serde_json::Deserializer::from_slice(body);
-    let parsed = serde_path_to_error::deserialize(&mut deserializer).map_err(|e| {
-        let path = e.path().to_string();
-        let inner = e.into_inner();
-        if !inner.is_data() {
-            return syntax_error(&inner);
-        }
-        let text = inner.to_string();
-        let text = text.split(" at line ").next().unwrap_or(&text).to_owned();
-        if let Some(name) = text.strip_prefix("missing field `").and_then(|rest| rest.split('`').next()) {
-            return ApiError::field("missing_field", name.to_owned(), format!("`{name}` is required"));
-        }
-        // For an unknown field the path already ends with its name; serde's text lists the
-        // fields the request takes.
-        let code = if text.starts_with("unknown field") { "unknown_field" } else { "invalid_type" };
-        ApiError::field(code, path, text)
-    })?;
-    deserializer.end().map_err(|e| syntax_error(&e))?;
-    Ok(parsed)
-}
-
-fn syntax_error(e: &serde_json::Error) -> ApiError {
-    ApiError::bad_request("invalid_json", format!("malformed JSON at line {} column {}", e.line(), e.column()))
+    super::body::typed(body, "this request")
 }
 
 /// A lead event about `sale`: the fields every lead event starts with (as the auction writes

@@ -119,11 +119,7 @@ impl KeysApi {
     }
 
     async fn create(&self, caller: &Caller, body: &[u8]) -> Result<Response<Full<Bytes>>, ApiError> {
-        let deserializer = &mut serde_json::Deserializer::from_slice(body);
-        let body: CreateBody = serde_path_to_error::deserialize(deserializer).map_err(|e| {
-            let field = e.path().to_string();
-            ApiError::field("invalid_key", field, e.into_inner().to_string())
-        })?;
+        let body: CreateBody = body::typed(body, "a key request")?;
         let request = check(body, &self.config.current())?;
         let now = now_ms();
         let (key, stored) = issue(request, &caller.actor(), now)

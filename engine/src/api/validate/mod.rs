@@ -9,7 +9,6 @@
 mod email;
 mod phone;
 
-use std::borrow::Cow;
 use std::collections::BTreeMap;
 
 use serde_json::Value;
@@ -62,48 +61,7 @@ const PII_ATTRIBUTE_NAMES: [&str; 18] = [
 
 /// Parses and validates a lead body.
 pub fn lead(body: &[u8]) -> Result<Lead, ApiError> {
-    normalize(parse(body)?)
-}
-
-fn parse(body: &[u8]) -> Result<LeadIn, ApiError> {
-    match body.trim_ascii().first() {
-        None => return Err(ApiError::bad_request("invalid_json", "the body is empty; send the lead as a JSON object")),
-        // serde would read a struct from an array too; a lead is an object, say so plainly.
-        Some(b'[') => {
-            return Err(ApiError::bad_request("invalid_type", "the lead must be a JSON object, not an array"));
-        }
-        Some(_) => {}
-    }
-    let mut deserializer = serde_json::Deserializer::from_slice(body);
-    let raw: LeadIn = serde_path_to_error::deserialize(&mut deserializer).map_err(json_error)?;
-    deserializer.end().map_err(|e| syntax_error(&e))?;
-    Ok(raw)
-}
-
-fn syntax_error(e: &serde_json::Error) -> ApiError {
-    ApiError::bad_request("invalid_json", format!("malformed JSON at line {} column {}", e.line(), e.column()))
-}
-
-/// Maps a typed-parse failure to the field at fault.
-fn json_error(e: serde_path_to_error::Error<serde_json::Error>) -> ApiError {
-    let path = e.path().to_string();
-    let inner = e.into_inner();
-    if !inner.is_data() {
-        return syntax_error(&inner);
-    }
-    let text = inner.to_string();
-    let text = text.split(" at line ").next().unwrap_or(&text).to_owned();
-    let join = |name: &str| if path == "." { name.to_owned() } else { format!("{path}.{name}") };
-    let quoted = |prefix: &str| text.strip_prefix(prefix).and_then(|rest| rest.split('`').next()).map(str::to_owned);
-    if let Some(name) = quoted("missing field `") {
-        return ApiError::field("missing_field", join(&name), format!("`{}` is required", join(&name)));
-    }
-    if quoted("unknown field `").is_some() {
-        // For an unknown field the path already ends with its name.
-        return ApiError::field("unknown_field", path.clone(), format!("`{path}` is not a field of the lead"));
-    }
-    let field = if path == "." { None } else { Some(Cow::Owned(path)) };
-    ApiError { field, ..ApiError::bad_request("invalid_type", text) }
+    normalize(super::body::typed(body, "the lead")?)
 }
 
 fn normalize(raw: LeadIn) -> Result<Lead, ApiError> {
