@@ -113,7 +113,7 @@ fn request(args: &CreateKey) -> Result<KeyRequest, String> {
     let owner = match role {
         Role::Buyer => args.buyer.clone().ok_or("--role buyer needs --buyer <id>")?,
         Role::Publisher => args.publisher.clone().ok_or("--role publisher needs --publisher <id>")?,
-        Role::Admin => args.admin.clone().unwrap_or_else(|| "cli".to_owned()),
+        Role::Admin => args.admin.clone().ok_or("--role admin needs --admin <id> (an [[admins]] entry)")?,
     };
     let given = [(&args.buyer, Role::Buyer), (&args.publisher, Role::Publisher), (&args.admin, Role::Admin)];
     if let Some((_, other)) = given.iter().find(|(flag, r)| flag.is_some() && *r != role) {
@@ -126,9 +126,12 @@ fn request(args: &CreateKey) -> Result<KeyRequest, String> {
         Scopes::parse(&args.scope.join(",")).ok_or("--scope is read, write, or both")?
     };
     if let Some(label) = &args.label
-        && label.chars().count() > engine::api::keys::MAX_LABEL_LEN
+        && !engine::api::keys::label_ok(label)
     {
-        return Err(format!("--label is at most {} characters", engine::api::keys::MAX_LABEL_LEN));
+        return Err(format!(
+            "--label is at most {} characters, no control characters",
+            engine::api::keys::MAX_LABEL_LEN
+        ));
     }
     let rate_limit = match (args.rate, args.burst) {
         (Some(per_second), Some(burst)) => {

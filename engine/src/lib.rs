@@ -210,8 +210,9 @@ pub fn build<T: Transport>(
     let webhooks = api::webhooks::WebhookApi::new(Arc::clone(&store), config);
     let live = Arc::new(config::LiveConfig::new(config.clone()));
     let feedback = api::feedback::FeedbackApi::new(Arc::clone(&store), Arc::clone(&live));
-    let pull = api::pull::PullApi::new(Arc::clone(&store), Arc::clone(&live));
-    let reports = api::reports::ReportsApi::new(Arc::clone(&store), Arc::clone(&live));
+    let reads = Arc::new(api::read_gate::ReadGate::default());
+    let pull = api::pull::PullApi::new(Arc::clone(&store), Arc::clone(&reads));
+    let reports = api::reports::ReportsApi::new(Arc::clone(&store), reads);
     let keys = Arc::new(Keys::new(config));
     let registry = Arc::new(LiveRegistry::new(Registry::from_config(config)));
     let admin =
@@ -233,18 +234,8 @@ pub fn build<T: Transport>(
         journal,
         dedupe: config.dedupe.clone().map(|d| Arc::new(dedupe::Dedupe::new(d))),
     };
-    let app = App {
-        config: live,
-        keys,
-        intake,
-        health: Arc::new(Health::default()),
-        feedback,
-        pull,
-        reports,
-        admin,
-        keys_api,
-        webhooks,
-    };
+    let app =
+        App { keys, intake, health: Arc::new(Health::default()), feedback, pull, reports, admin, keys_api, webhooks };
     (Arc::new(app), records_rx)
 }
 

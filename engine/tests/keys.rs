@@ -230,3 +230,50 @@ async fn keys_from_the_command_line_reach_a_running_engine_and_uses_are_counted_
     assert!(String::from_utf8_lossy(&listed.stdout).contains(&id));
     engine.stop().await.unwrap();
 }
+
+#[tokio::test]
+async fn a_deleted_buyers_issued_keys_do_not_come_back_with_a_new_buyer_of_the_same_id() {
+    let (fake, engine) = engine_with("").await;
+    let key = issue(&engine, json!({"role": "buyer", "owner_id": "acme"})).await["key"].as_str().unwrap().to_owned();
+    assert_eq!(engine.call("GET", "/v1/leads", &key, "").await.status, 200);
+    assert_eq!(engine.call("DELETE", "/v1/buyers/acme", ADMIN_KEY, "").await.status, 204);
+    assert_eq!(engine.call("GET", "/v1/leads", &key, "").await.status, 401, "gone with its buyer");
+    let again = json!({
+        "id": "acme",
+        "ping_url": format!("http://{}/acme/ping", fake.addr),
+        "post_url": format!("http://{}/acme/post", fake.addr),
+        "verticals": ["auto_insurance"],
+    });
+    assert_eq!(engine.call("POST", "/v1/buyers", ADMIN_KEY, &again.to_string()).await.status, 201);
+    assert_eq!(engine.call("GET", "/v1/leads", &key, "").await.status, 401, "revoked with the deletion");
+    let shown = engine.call("GET", "/v1/keys?role=buyer", ADMIN_KEY, "").await.json();
+    assert!(shown["data"].as_array().unwrap().iter().any(|k| k["source"] == "issued" && k["revoked_at"].is_string()));
+    engine.stop().await.unwrap();
+}
+
+#[tokio::test]
+async fn an_admin_key_is_issued_only_to_an_admin_and_never_with_more_scope_than_its_maker() {
+    let (_fake, engine) = engine_with("").await;
+    let stranger =
+        engine.call("POST", "/v1/keys", ADMIN_KEY, &json!({"role": "admin", "owner_id": "eve"}).to_string()).await;
+    assert_eq!((stranger.status.as_u16(), stranger.field().as_deref()), (400, Some("owner_id")));
+    let writer = issue(&engine, json!({"role": "admin", "owner_id": "ops", "scopes": ["write"]})).await;
+    let writer_key = writer["key"].as_str().unwrap();
+    let wider = json!({"role": "admin", "owner_id": "ops", "scopes": ["read", "write"]});
+    let refused = engine.call("POST", "/v1/keys", writer_key, &wider.to_string()).await;
+    assert_eq!((refused.status.as_u16(), refused.field().as_deref()), (400, Some("scopes")));
+    // What an issued admin key does is audited under its key id.
+    let made = engine
+        .call(
+            "POST",
+            "/v1/keys",
+            writer_key,
+            &json!({"role": "buyer", "owner_id": "acme", "scopes": ["write"]}).to_string(),
+        )
+        .await;
+    assert_eq!(made.status, 201);
+    let audit = engine.call("GET", "/v1/audit?action=key.create", ADMIN_KEY, "").await.json();
+    let actor = audit["data"][0]["actor"].as_str().unwrap().to_owned();
+    assert_eq!(actor, format!("admin:ops/{}", writer["id"].as_str().unwrap()));
+    engine.stop().await.unwrap();
+}

@@ -61,6 +61,36 @@ fn every_reference_in_the_document_resolves() {
     }
 }
 
+/// Structure the `$ref` check cannot see: every `headers`, `parameters` entry, response and
+/// schema property is an object (a `$ref` or the thing itself), never a bare value.
+#[test]
+fn maps_of_headers_responses_and_properties_hold_objects() {
+    fn walk(node: &Yaml, path: &str) {
+        let Yaml::Hash(hash) = node else {
+            if let Yaml::Array(items) = node {
+                items.iter().for_each(|item| walk(item, path));
+            }
+            return;
+        };
+        for (key, value) in hash {
+            let key = key.as_str().unwrap_or_default();
+            if ["headers", "responses", "properties"].contains(&key) {
+                let map = value.as_hash().unwrap_or_else(|| panic!("{path}.{key} is a map"));
+                for (name, item) in map {
+                    let name = name.as_str().unwrap_or_default();
+                    assert!(!name.starts_with('$'), "{path}.{key}: `{name}` is not a name (a $ref must be per entry)");
+                    assert!(item.as_hash().is_some(), "{path}.{key}.{name} is an object");
+                    // The entries' names are names, not keywords: walk into each entry only.
+                    walk(item, &format!("{path}.{key}.{name}"));
+                }
+                continue;
+            }
+            walk(value, &format!("{path}.{key}"));
+        }
+    }
+    walk(&document(), "");
+}
+
 fn collect_refs(node: &Yaml, out: &mut Vec<String>) {
     match node {
         Yaml::Hash(hash) => {

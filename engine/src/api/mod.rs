@@ -12,6 +12,7 @@ pub mod intake;
 pub mod keys;
 pub mod pull;
 pub mod query;
+pub mod read_gate;
 pub mod reports;
 pub mod routes;
 mod server;
@@ -40,8 +41,6 @@ use routes::{Endpoint, scope_of};
 /// Shared state of the HTTP API.
 #[derive(Debug)]
 pub struct App<T> {
-    /// The config in force (the admin API replaces it).
-    pub config: Arc<crate::config::LiveConfig>,
     /// Every key the API accepts.
     pub keys: Arc<Keys>,
     /// Lead intake.

@@ -149,6 +149,7 @@ mod tests {
     use super::*;
 
     const DIGEST_A: &str = "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08";
+    const DIGEST_B: &str = "60303ae22b998861bce3b28f33eec1be758a213c86c93c076dbe9f558c11c752";
     const SECRET: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
 
     /// A buyer using every custom deserializer: URLs, states, ZIP filters, attribute rules,
@@ -173,7 +174,7 @@ timeout_ms = 80
 headers = {{ x-api-key = "k1" }}
 secret = "{SECRET}"
 transport = "http2"
-key_sha256 = "{DIGEST_A}"
+key_sha256 = "{DIGEST_B}"
 caps = {{ hourly = 20, budget_daily = "1500.00", timezone = "America/Chicago", publishers = {{ pub1 = {{ daily = 5 }} }} }}
 schedule = {{ timezone = "America/Chicago", days = ["mon", "friday"], hours = ["08:00-12:00", "13:00-18:00"], by_day = {{ sat = "10:00-14:00" }}, dates_off = ["2026-12-25"] }}
 breaker = {{ failures = 5, rate = 0.25 }}

@@ -409,10 +409,8 @@ impl Config {
         }
         for (n, p) in self.publishers.iter().enumerate() {
             de::check_id(&p.id).map_err(|m| key_err(format!("publishers[{n}].id"), m))?;
-            if self.publishers[..n].iter().any(|other| other.key_sha256 == p.key_sha256) {
-                return Err(key_err(format!("publishers[{n}].key_sha256"), "another publisher has the same key"));
-            }
         }
+        self.unique_keys()?;
         for (n, b) in self.buyers.iter().enumerate() {
             b.validate(self).map_err(|(field, m)| key_err(format!("buyers[{n}].{field}"), &m))?;
             if let Some(mapping) = &b.mapping {
@@ -436,6 +434,28 @@ impl Config {
             .find(|b| b.id == buyer_id)
             .and_then(|b| b.return_window_hours)
             .unwrap_or(defaults::RETURN_WINDOW_HOURS)
+    }
+}
+
+impl Config {
+    /// Every `key_sha256` once across publishers, buyers and admins: a key that two holders
+    /// share would act as whichever one the lookup found.
+    fn unique_keys(&self) -> Result<(), ConfigError> {
+        let publishers =
+            self.publishers.iter().enumerate().map(|(n, p)| (format!("publishers[{n}]"), Some(p.key_sha256)));
+        let buyers = self.buyers.iter().enumerate().map(|(n, b)| (format!("buyers[{n}]"), b.key_sha256));
+        let admins = self.admins.iter().enumerate().map(|(n, a)| (format!("admins[{n}]"), Some(a.key_sha256)));
+        let mut seen: std::collections::HashMap<[u8; 32], String> = std::collections::HashMap::new();
+        for (entry, digest) in publishers.chain(buyers).chain(admins) {
+            let Some(digest) = digest else { continue };
+            if let Some(first) = seen.insert(digest.0, entry.clone()) {
+                return Err(ConfigError::Key {
+                    key: format!("{entry}.key_sha256"),
+                    message: format!("{first} has the same key; every key belongs to one holder"),
+                });
+            }
+        }
+        Ok(())
     }
 }
 

@@ -646,7 +646,7 @@ fn two_publishers_cannot_share_a_key() {
     let text = format!(
         "[[publishers]]\nid = \"p1\"\nkey_sha256 = \"{digest}\"\n[[publishers]]\nid = \"p2\"\nkey_sha256 = \"{digest}\"\n"
     );
-    refused_at(&text, "publishers[1].key_sha256", "same key");
+    refused_at(&text, "publishers[1].key_sha256", "publishers[0] has the same key");
 }
 
 #[test]

@@ -242,10 +242,23 @@ pub enum Write {
     // -- API keys. --
     /// A new API key.
     PutApiKey(Box<StoredKey>),
-    /// Revokes a key (changes no row when it is unknown or already revoked).
+    /// Revokes a key (changes no row when it is unknown or already revoked), and writes
+    /// `audit` only if it did.
     RevokeApiKey {
         /// `key_...`.
         id: String,
+        /// When.
+        at: UnixMs,
+        /// The audit row of the revocation.
+        audit: Option<Box<AuditRecord>>,
+    },
+    /// Revokes every live issued key of a holder (its entry is being deleted): a holder created
+    /// later with the same id does not inherit them.
+    RevokeKeysOf {
+        /// `publisher` or `buyer`.
+        role: &'static str,
+        /// The holder.
+        owner_id: String,
         /// When.
         at: UnixMs,
     },

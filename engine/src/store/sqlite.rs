@@ -68,7 +68,7 @@ pub const DEFAULT_BATCH_MAX_WAIT: Duration = Duration::ZERO;
 
 /// Read-only connections. Reads are off the hot path (the webhook dispatcher, the admin API);
 /// two match the two cores the engine is sized for, and a third would only queue for a core.
-pub const DEFAULT_READERS: usize = 2;
+pub const DEFAULT_READERS: usize = 4;
 
 /// How long a statement waits for a lock held by another process (a backup, the `sqlite3`
 /// shell) before it fails. Within the engine the one writer never waits on itself.

@@ -88,7 +88,7 @@ impl AdminApi {
             "before": before.as_ref().map(|d| redact::redact(table, d)),
             "after": after.as_ref().map(|d| redact::redact(table, d)),
         });
-        let writes = vec![
+        let mut writes = vec![
             Write::PutDirectory(Box::new(DirectoryEntry {
                 kind: kind.as_str(),
                 id: id.to_owned(),
@@ -98,11 +98,17 @@ impl AdminApi {
             })),
             audit::record(&actor, &format!("{}.{verb}", kind.as_str()), id, detail, now),
         ];
+        if after.is_none() {
+            // A deleted holder's issued keys die with it: one created later under the same id
+            // must not inherit them.
+            writes.push(Write::RevokeKeysOf { role: kind.as_str(), owner_id: id.to_owned(), at: now });
+        }
         let commit = self.store.write(writes).map_err(store_error)?;
         // The change is on its way to disk: a task of its own waits for the commit and puts it
         // in force, so a caller hanging up now cannot leave it stored but not in force.
         let (live_registry, keys, config) =
             (Arc::clone(&self.registry), Arc::clone(&self.keys), Arc::clone(&self.config));
+        let (store, deleted) = (Arc::clone(&self.store), after.is_none());
         let in_force = tokio::spawn(async move {
             let _one_at_a_time = one_at_a_time;
             commit.await?;
@@ -110,6 +116,10 @@ impl AdminApi {
                 live_registry.replace(registry);
             }
             keys.set_config(&candidate);
+            if deleted {
+                // The holder's issued keys were revoked in the same commit.
+                crate::api::keys::reload(&*store, &keys).await?;
+            }
             config.replace(candidate);
             Ok::<(), StoreError>(())
         });

@@ -91,7 +91,20 @@ struct KeySet {
 }
 
 impl KeySet {
-    fn new(entries: Vec<Entry>) -> KeySet {
+    /// The set of `entries`, less any digest held by more than one of them: such a key would
+    /// act as whichever holder the lookup found, so it acts as none (and the error is logged).
+    fn new(mut entries: Vec<Entry>) -> KeySet {
+        let mut holders: HashMap<[u8; 32], usize> = HashMap::with_capacity(entries.len());
+        for entry in &entries {
+            *holders.entry(entry.digest).or_default() += 1;
+        }
+        entries.retain(|entry| {
+            let unique = holders.get(&entry.digest) == Some(&1);
+            if !unique {
+                tracing::error!(key = %entry.caller.key_id, "API key shared with another holder: refused until one is removed");
+            }
+            unique
+        });
         let mut by_prefix: HashMap<u64, Vec<u32>> = HashMap::with_capacity(entries.len());
         for (i, entry) in entries.iter().enumerate() {
             by_prefix.entry(prefix(&entry.digest)).or_default().push(i as u32);
@@ -130,8 +143,9 @@ struct Sources {
     config: Vec<(Role, Arc<str>, [u8; 32], bool)>,
     /// Publishers that exist now, and whether they are enabled.
     publishers: HashMap<Arc<str>, bool>,
-    /// Buyers that exist now.
+    /// Buyers and admins that exist now.
     buyers: std::collections::HashSet<Arc<str>>,
+    admins: std::collections::HashSet<Arc<str>>,
     /// Each role's default rate limit.
     limits: RateLimits,
     issued: Vec<IssuedKey>,
@@ -143,6 +157,10 @@ struct Sources {
 /// Every key the API accepts.
 #[derive(Debug)]
 pub struct Keys {
+    /// Held across a store read and [`Keys::set_issued`] ([`crate::api::keys::reload`]), so a
+    /// reload that read the store before a change cannot install its older list after one that
+    /// read it after.
+    pub reloading: tokio::sync::Mutex<()>,
     current: ArcSwap<KeySet>,
     sources: Mutex<Sources>,
     /// The rate limiter's clock.
@@ -153,6 +171,7 @@ impl Keys {
     /// The config's keys; issued keys come with [`Keys::set_issued`].
     pub fn new(config: &Config) -> Keys {
         let keys = Keys {
+            reloading: tokio::sync::Mutex::new(()),
             current: ArcSwap::from_pointee(KeySet::default()),
             sources: Mutex::default(),
             epoch: Instant::now(),
@@ -176,6 +195,7 @@ impl Keys {
             .collect();
         sources.publishers = config.publishers.iter().map(|p| (p.id.as_str().into(), p.enabled)).collect();
         sources.buyers = config.buyers.iter().map(|b| b.id.as_str().into()).collect();
+        sources.admins = config.admins.iter().map(|a| a.id.as_str().into()).collect();
         sources.limits = config.rate_limits;
         self.rebuild(&mut sources);
     }
@@ -242,13 +262,14 @@ impl Keys {
         sources.config = config;
         let issued = std::mem::take(&mut sources.issued);
         for key in issued.iter().filter(|k| !k.revoked) {
-            // A publisher or buyer key acts for one that exists; one deleted takes its keys along.
+            // A key acts for a holder that exists; one removed takes its keys along.
             let enabled = match key.role {
                 Role::Publisher => match sources.publishers.get(key.owner_id.as_str()) {
                     Some(enabled) => *enabled,
                     None => continue,
                 },
                 Role::Buyer if !sources.buyers.contains(key.owner_id.as_str()) => continue,
+                Role::Admin if !sources.admins.contains(key.owner_id.as_str()) => continue,
                 Role::Buyer | Role::Admin => true,
             };
             let owner: Arc<str> = key.owner_id.as_str().into();
@@ -262,7 +283,8 @@ impl Keys {
     }
 }
 
-fn role_limit(limits: &RateLimits, role: Role) -> RateLimit {
+/// The default rate limit of a role's keys.
+pub fn role_limit(limits: &RateLimits, role: Role) -> RateLimit {
     match role {
         Role::Publisher => limits.publisher,
         Role::Buyer => limits.buyer,

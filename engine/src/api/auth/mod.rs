@@ -16,7 +16,7 @@ use std::sync::Arc;
 
 use http::{HeaderMap, StatusCode};
 
-pub use keyset::{Admission, IssuedKey, KeyUsage, Keys, config_key_id};
+pub use keyset::{Admission, IssuedKey, KeyUsage, Keys, config_key_id, role_limit};
 
 use super::error::ApiError;
 
@@ -152,9 +152,14 @@ impl Caller {
         (self.role == Role::Publisher).then(|| Publisher { index: self.publisher_index, id: Arc::clone(&self.id) })
     }
 
-    /// `admin:ops`, `buyer:acme`, ...: who did something, for the audit log.
+    /// Who did something, for the audit log: `admin:ops` with a config key,
+    /// `admin:ops/key_...` with an issued one.
     pub fn actor(&self) -> String {
-        format!("{}:{}", self.role.as_str(), self.id)
+        if self.key_id.starts_with("config.") {
+            format!("{}:{}", self.role.as_str(), self.id)
+        } else {
+            format!("{}:{}/{}", self.role.as_str(), self.id, self.key_id)
+        }
     }
 }
 

@@ -99,3 +99,32 @@ fn scopes_parse() {
     assert_eq!(Scopes::parse("admin"), None);
     assert_eq!(Scopes::parse(""), None);
 }
+
+#[test]
+fn a_digest_held_by_two_holders_acts_as_neither() {
+    let keys = Keys::new(&config());
+    // An issued buyer key with the same digest as the admin's config key.
+    keys.set_issued(vec![IssuedKey {
+        id: "key_dup".into(),
+        role: Role::Buyer,
+        owner_id: "acme".into(),
+        scopes: Scopes::ALL,
+        digest: Sha256::digest("ak1").into(),
+        revoked: false,
+        limit: None,
+        uses: 0,
+        last_used_at: 0,
+    }]);
+    assert_eq!(keys.authenticate(&bearer("ak1"), 1).expect_err("shared").status, StatusCode::UNAUTHORIZED);
+    assert!(keys.authenticate(&bearer("pk1"), 1).is_ok(), "other keys are unaffected");
+}
+
+#[test]
+fn a_config_refuses_one_key_for_two_holders_of_any_roles() {
+    let digest = hex::encode(Sha256::digest("shared"));
+    let text = format!(
+        "[[publishers]]\nid = \"p\"\nkey_sha256 = \"{digest}\"\n[[admins]]\nid = \"ops\"\nkey_sha256 = \"{digest}\"\n"
+    );
+    let error = Config::from_toml(&text).expect_err("shared key").to_string();
+    assert!(error.contains("admins[0].key_sha256") && error.contains("publishers[0] has the same key"), "{error}");
+}

@@ -11,6 +11,11 @@ use crate::store::{StoredKey, UnixMs};
 /// Longest label.
 pub const MAX_LABEL_LEN: usize = 200;
 
+/// Whether a label is acceptable: at most [`MAX_LABEL_LEN`] characters, no control characters.
+pub fn label_ok(label: &str) -> bool {
+    label.chars().count() <= MAX_LABEL_LEN && !label.chars().any(char::is_control)
+}
+
 /// What a new key is for.
 #[derive(Debug, Clone)]
 pub struct KeyRequest {

@@ -16,17 +16,17 @@ use http_body_util::Full;
 use hyper::body::Incoming;
 use serde::{Deserialize, Serialize};
 
-pub use issue::{KeyRequest, MAX_LABEL_LEN, issue, issued};
+pub use issue::{KeyRequest, MAX_LABEL_LEN, issue, issued, label_ok};
 pub use sync::{reload, sync};
 
 use super::admin::audit::record;
-use super::auth::{Caller, Keys, Role, Scopes, config_key_id};
+use super::auth::{Caller, Keys, Role, Scopes, config_key_id, role_limit};
 use super::error::{ApiError, store_error};
 use super::query::Query;
 use super::routes::Endpoint;
 use super::{body, json_answer};
 use crate::config::{Config, LiveConfig, RateLimit};
-use crate::store::{Store, StoredKey, UnixMs, Write, now_ms, rfc3339};
+use crate::store::{AuditRecord, Store, StoredKey, UnixMs, Write, now_ms, rfc3339};
 
 /// Largest request body.
 const MAX_BODY_BYTES: usize = 4 * 1024;
@@ -121,6 +121,9 @@ impl KeysApi {
     async fn create(&self, caller: &Caller, body: &[u8]) -> Result<Response<Full<Bytes>>, ApiError> {
         let body: CreateBody = body::typed(body, "a key request")?;
         let request = check(body, &self.config.current())?;
+        if (request.scopes.read && !caller.scopes.read) || (request.scopes.write && !caller.scopes.write) {
+            return Err(ApiError::field("invalid_scopes", "scopes", "a key cannot issue a key with scopes it lacks"));
+        }
         let now = now_ms();
         let (key, stored) = issue(request, &caller.actor(), now)
             .map_err(|m| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", m))?;
@@ -166,13 +169,19 @@ impl KeysApi {
         }
         if found.revoked_at.is_none() {
             let now = now_ms();
-            let before = serde_json::json!({ "before": { "role": found.role, "owner_id": found.owner_id, "scopes": found.scopes, "label": found.label } });
-            let writes = vec![
-                Write::RevokeApiKey { id: id.to_owned(), at: now },
-                record(&caller.actor(), "key.revoke", id, before, now),
-            ];
-            self.store.write(writes).map_err(store_error)?.await.map_err(store_error)?;
-            tracing::info!(admin = %caller.id, key = %id, "API key revoked");
+            let audit = AuditRecord {
+                at: now,
+                actor: caller.actor(),
+                action: "key.revoke".into(),
+                target: id.to_owned(),
+                detail: serde_json::json!({ "before": {
+                    "role": found.role, "owner_id": found.owner_id, "scopes": found.scopes, "label": found.label,
+                } }),
+            };
+            let revoke = Write::RevokeApiKey { id: id.to_owned(), at: now, audit: Some(Box::new(audit)) };
+            if self.store.write(vec![revoke]).map_err(store_error)?.await.map_err(store_error)? > 0 {
+                tracing::info!(admin = %caller.id, key = %id, "API key revoked");
+            }
         }
         reload(&*self.store, &self.keys).await.map_err(store_error)?;
         json_answer(StatusCode::OK, &self.find(id).await?)
@@ -199,7 +208,7 @@ fn check(body: CreateBody, config: &Config) -> Result<KeyRequest, ApiError> {
     let exists = match role {
         Role::Publisher => config.publishers.iter().any(|p| p.id == body.owner_id),
         Role::Buyer => config.buyers.iter().any(|b| b.id == body.owner_id),
-        Role::Admin => true,
+        Role::Admin => config.admins.iter().any(|a| a.id == body.owner_id),
     };
     if !exists {
         return Err(ApiError::field(
@@ -215,7 +224,7 @@ fn check(body: CreateBody, config: &Config) -> Result<KeyRequest, ApiError> {
         })?,
     };
     if let Some(label) = &body.label
-        && (label.chars().count() > MAX_LABEL_LEN || label.chars().any(char::is_control))
+        && !label_ok(label)
     {
         return Err(ApiError::field(
             "invalid_label",
@@ -241,11 +250,7 @@ fn config_keys(config: &Config, keys: &Keys) -> Vec<KeyOut> {
         .map(|(role, owner)| {
             let id = config_key_id(role, owner);
             let (uses, last) = keys.usage(&id).unwrap_or((0, 0));
-            let limit = match role {
-                Role::Publisher => limits.publisher,
-                Role::Buyer => limits.buyer,
-                Role::Admin => limits.admin,
-            };
+            let limit = role_limit(limits, role);
             KeyOut {
                 id,
                 source: "config",

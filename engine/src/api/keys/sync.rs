@@ -16,6 +16,7 @@ const USAGE_EVERY: u32 = 10;
 
 /// Reads every issued key from the store into the key set.
 pub async fn reload(store: &dyn Store, keys: &Keys) -> Result<(), StoreError> {
+    let _one_at_a_time = keys.reloading.lock().await;
     let stored = store.api_keys().await?;
     keys.set_issued(stored.iter().filter_map(super::issued).collect());
     Ok(())

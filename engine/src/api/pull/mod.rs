@@ -25,9 +25,9 @@ use serde::Serialize;
 use super::auth::{Caller, Role};
 use super::error::{ApiError, store_error};
 use super::query::Query;
+use super::read_gate::ReadGate;
 use super::routes::Endpoint;
 use super::{json_answer, no_such_endpoint};
-use crate::config::LiveConfig;
 use crate::store::Store;
 use crate::store::pull::LeadRow;
 
@@ -36,8 +36,8 @@ use crate::store::pull::LeadRow;
 pub struct PullApi {
     /// The store.
     pub store: Arc<dyn Store>,
-    /// The config in force.
-    pub config: Arc<LiveConfig>,
+    /// Turns for these reads, shared with the other heavy readers.
+    pub reads: Arc<ReadGate>,
 }
 
 /// A page of leads: the shared `{"data", "next_cursor"}` page plus `resume_cursor`.
@@ -53,9 +53,9 @@ struct LeadPage<T> {
 }
 
 impl PullApi {
-    /// Over `store`, with the config in force.
-    pub fn new(store: Arc<dyn Store>, config: Arc<LiveConfig>) -> PullApi {
-        PullApi { store, config }
+    /// Over `store`, taking turns at `reads`.
+    pub fn new(store: Arc<dyn Store>, reads: Arc<ReadGate>) -> PullApi {
+        PullApi { store, reads }
     }
 
     /// Answers one request for `endpoint` (its method and the caller's scope already checked).
@@ -76,6 +76,7 @@ impl PullApi {
     async fn list(&self, caller: &Caller, query: Option<&str>) -> Result<Response<Full<Bytes>>, ApiError> {
         let query = params::lead_query(caller, query)?;
         let sent_cursor = query.page.after.clone();
+        let _turn = self.reads.turn().await?;
         let page = self.store.leads(query).await.map_err(store_error)?;
         let resume_cursor = page.data.last().map(|row| row.cursor.clone()).or(sent_cursor);
         let next_cursor = page.next_cursor;
@@ -90,6 +91,7 @@ impl PullApi {
     async fn one(&self, caller: &Caller, id: &str, query: Option<&str>) -> Result<Response<Full<Bytes>>, ApiError> {
         Query::parse(query, &[])?;
         let not_found = || ApiError::new(StatusCode::NOT_FOUND, "not_found", format!("no lead `{id}`"));
+        let _turn = self.reads.turn().await?;
         let lead = self.store.lead(id).await.map_err(store_error)?.ok_or_else(not_found)?;
         match caller.role {
             Role::Admin => json_answer(StatusCode::OK, &detail::AdminLead::new(&lead)?),

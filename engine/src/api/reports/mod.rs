@@ -23,9 +23,9 @@ use serde::Serialize;
 use super::auth::{Caller, Role, forbidden};
 use super::error::{ApiError, store_error};
 use super::query::Query;
+use super::read_gate::ReadGate;
 use super::routes::Endpoint;
 use super::{json_answer, no_such_endpoint};
-use crate::config::LiveConfig;
 use crate::store::reports::{BuyerFigures, PublisherFigures, ReportQuery};
 use crate::store::{Store, now_ms, rfc3339};
 use rows::{BuyerRow, PublisherRow};
@@ -35,8 +35,8 @@ use rows::{BuyerRow, PublisherRow};
 pub struct ReportsApi {
     /// The store.
     pub store: Arc<dyn Store>,
-    /// The config in force.
-    pub config: Arc<LiveConfig>,
+    /// Turns for these reads, shared with the other heavy readers.
+    pub reads: Arc<ReadGate>,
 }
 
 /// A report: its range and its rows.
@@ -48,9 +48,9 @@ struct Report<T> {
 }
 
 impl ReportsApi {
-    /// Over `store`, with the config in force.
-    pub fn new(store: Arc<dyn Store>, config: Arc<LiveConfig>) -> ReportsApi {
-        ReportsApi { store, config }
+    /// Over `store`, taking turns at `reads`.
+    pub fn new(store: Arc<dyn Store>, reads: Arc<ReadGate>) -> ReportsApi {
+        ReportsApi { store, reads }
     }
 
     /// Answers one request for `endpoint` (its method and the caller's scope already checked).
@@ -74,6 +74,7 @@ impl ReportsApi {
         }
         let query = Query::parse(query, &["since", "until", "buyer_id"])?;
         let report = report_query(caller, &query, "buyer_id", Role::Buyer)?;
+        let _turn = self.reads.turn().await?;
         let figures = self.store.buyer_report(report.clone()).await.map_err(store_error)?;
         let data =
             rows_or_zeros(figures, report.only.as_deref(), |buyer_id| BuyerFigures { buyer_id, ..Default::default() });
@@ -87,6 +88,7 @@ impl ReportsApi {
         }
         let query = Query::parse(query, &["since", "until", "publisher_id"])?;
         let report = report_query(caller, &query, "publisher_id", Role::Publisher)?;
+        let _turn = self.reads.turn().await?;
         let figures = self.store.publisher_report(report.clone()).await.map_err(store_error)?;
         let data = rows_or_zeros(figures, report.only.as_deref(), |publisher_id| PublisherFigures {
             publisher_id,

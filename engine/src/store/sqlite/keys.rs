@@ -1,7 +1,9 @@
 //! Issued API keys: stored as SHA-256 only, revoked in place (kept for the audit), use counts
 //! written back every few seconds. The same statements serve the engine's writer and the
 //! `engine keys` command, which opens the store file next to a running engine (WAL lets both
-//! write; the engine picks the change up by polling [`stamp`]).
+//! write; the engine picks the change up by polling [`stamp`]). Every issue or revocation moves
+//! `updated_at` past the latest one, so the stamp changes even within one millisecond or when
+//! the clock steps back.
 
 use std::path::Path;
 use std::time::Duration;
@@ -34,7 +36,8 @@ pub fn put(conn: &Connection, key: &StoredKey) -> Result<u64, StoreError> {
         .prepare_cached(
             "INSERT INTO api_keys (id, role, owner_id, scopes, key_sha256, label, rate_per_second, burst, \
              created_at, created_by, revoked_at, updated_at, uses) \
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?9, 0)",
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, \
+             max(?9, (SELECT coalesce(max(updated_at), 0) + 1 FROM api_keys)), 0)",
         )
         .context("insert key")?
         .execute(params![
@@ -57,10 +60,28 @@ pub fn put(conn: &Connection, key: &StoredKey) -> Result<u64, StoreError> {
 /// Revokes a key: 1 row if it was live, 0 if unknown or already revoked.
 pub fn revoke(conn: &Connection, id: &str, at: UnixMs) -> Result<u64, StoreError> {
     let rows = conn
-        .prepare_cached("UPDATE api_keys SET revoked_at = ?2, updated_at = ?2 WHERE id = ?1 AND revoked_at IS NULL")
+        .prepare_cached(
+            "UPDATE api_keys SET revoked_at = ?2, \
+             updated_at = max(?2, (SELECT coalesce(max(updated_at), 0) + 1 FROM api_keys)) \
+             WHERE id = ?1 AND revoked_at IS NULL",
+        )
         .context("revoke key")?
         .execute(params![id, at])
         .context("revoke key")?;
+    Ok(rows as u64)
+}
+
+/// Revokes every live key of one holder; the keys revoked.
+pub fn revoke_owner(conn: &Connection, role: &str, owner_id: &str, at: UnixMs) -> Result<u64, StoreError> {
+    let rows = conn
+        .prepare_cached(
+            "UPDATE api_keys SET revoked_at = ?3, \
+             updated_at = max(?3, (SELECT coalesce(max(updated_at), 0) + 1 FROM api_keys)) \
+             WHERE role = ?1 AND owner_id = ?2 AND revoked_at IS NULL",
+        )
+        .context("revoke keys of a holder")?
+        .execute(params![role, owner_id, at])
+        .context("revoke keys of a holder")?;
     Ok(rows as u64)
 }
 
@@ -103,15 +124,6 @@ pub fn all(conn: &Connection) -> Result<Vec<StoredKey>, StoreError> {
         conn.prepare_cached(&format!("SELECT {COLUMNS} FROM api_keys ORDER BY created_at, id")).context("keys")?;
     let rows = stmt.query_map([], key_row).context("keys")?;
     rows.collect::<Result<_, _>>().context("keys")
-}
-
-/// One key.
-pub fn one(conn: &Connection, id: &str) -> Result<Option<StoredKey>, StoreError> {
-    conn.prepare_cached(&format!("SELECT {COLUMNS} FROM api_keys WHERE id = ?1"))
-        .context("key")?
-        .query_row([id], key_row)
-        .optional()
-        .context("key")
 }
 
 /// (count, latest change): changes whenever a key is issued or revoked.
@@ -182,16 +194,21 @@ mod tests {
         assert_eq!(put(&conn, &key("key_a", 1)).expect("put"), 1);
         assert!(put(&conn, &key("key_b", 1)).is_err(), "a digest is unique");
         assert_eq!(stamp(&conn).expect("stamp"), (1, 1_000));
-        assert_eq!(one(&conn, "key_a").expect("one"), Some(key("key_a", 1)));
+        assert_eq!(all(&conn).expect("all"), [key("key_a", 1)]);
         assert_eq!(revoke(&conn, "key_a", 2_000).expect("revoke"), 1);
         assert_eq!(revoke(&conn, "key_a", 3_000).expect("again"), 0, "revoked once");
         assert_eq!(revoke(&conn, "key_x", 3_000).expect("unknown"), 0);
         assert_eq!(stamp(&conn).expect("stamp"), (1, 2_000), "a revocation changes the stamp");
+        // Same millisecond, or a clock that stepped back: the stamp still moves.
+        put(&conn, &StoredKey { created_at: 1_500, ..key("key_c", 3) }).expect("put");
+        assert_eq!(stamp(&conn).expect("stamp"), (2, 2_001));
+        assert_eq!(revoke_owner(&conn, "buyer", "acme", 2_001).expect("owner"), 1, "key_c; key_a was revoked");
+        assert_eq!(stamp(&conn).expect("stamp"), (2, 2_002));
         record_usage(&conn, &[("key_a".into(), 7, 2_500)]).expect("usage");
         record_usage(&conn, &[("key_a".into(), 5, 0)]).expect("late usage");
         let stored = all(&conn).expect("all");
         assert_eq!((stored[0].uses, stored[0].last_used_at, stored[0].revoked_at), (7, Some(2_500), Some(2_000)));
-        assert_eq!(stamp(&conn).expect("stamp"), (1, 2_000), "use counts do not change the stamp");
+        assert_eq!(stamp(&conn).expect("stamp"), (2, 2_002), "use counts do not change the stamp");
     }
 
     #[test]

@@ -44,7 +44,16 @@ fn apply_write(conn: &Connection, write: Write, wake: &mut bool) -> Result<u64, 
 
         // -- API keys. --
         Write::PutApiKey(key) => keys::put(conn, &key),
-        Write::RevokeApiKey { id, at } => keys::revoke(conn, &id, at),
+        Write::RevokeApiKey { id, at, audit } => {
+            let rows = keys::revoke(conn, &id, at)?;
+            if rows > 0
+                && let Some(audit) = audit
+            {
+                directory::audit(conn, &audit)?;
+            }
+            Ok(rows)
+        }
+        Write::RevokeKeysOf { role, owner_id, at } => keys::revoke_owner(conn, role, &owner_id, at),
         Write::KeyUsage(usage) => keys::record_usage(conn, &usage),
 
         Write::ReplayRange { subscription_id, since, until, now } => {
