@@ -143,6 +143,12 @@ async fn each_key_reads_only_its_own_row_and_the_other_report_is_forbidden() {
     assert_eq!(ids(&get(&engine, "/v1/reports/buyers", &a).await, "buyer_id"), ["a"]);
     assert_eq!(ids(&get(&engine, "/v1/reports/buyers?buyer_id=a", &a).await, "buyer_id"), ["a"]);
     assert_eq!(ids(&get(&engine, "/v1/reports/publishers", KEY2).await, "publisher_id"), ["pub2"]);
+    // A publisher sees its payout, not what buyers paid; the admin sees both.
+    let own = get(&engine, "/v1/reports/publishers", KEY2).await;
+    let own = &rows(&own)[0];
+    assert!(own.get("payout").is_some() && own.get("revenue").is_none() && own.get("average_price").is_none(), "{own}");
+    let admin = get(&engine, "/v1/reports/publishers?publisher_id=pub2", ADMIN_KEY).await;
+    assert!(rows(&admin)[0].get("revenue").is_some());
     assert_eq!(ids(&get(&engine, "/v1/reports/buyers?buyer_id=c", ADMIN_KEY).await, "buyer_id"), ["c"]);
     // A named buyer without activity still gets its row, of zeros.
     let idle = get(&engine, "/v1/reports/buyers?buyer_id=idle", ADMIN_KEY).await;

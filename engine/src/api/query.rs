@@ -1,4 +1,4 @@
-//! Query strings of the webhook API: percent-decoded (`%2B` for a `+`; a literal `+` stays a
+//! Query strings of the `/v1` API: percent-decoded (`%2B` for a `+`; a literal `+` stays a
 //! plus, so RFC 3339 offsets and opaque cursors survive unencoded), each endpoint naming the
 //! parameters it takes (an unknown one is a 400: a typo must not silently widen a query), and
 //! typed readers for the shared ones: `cursor`, `limit` (1-500, default 50), `since`/`until`

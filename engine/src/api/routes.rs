@@ -106,10 +106,12 @@ pub const ROUTES: &[(&str, &str)] = &[
 impl<'a> Endpoint<'a> {
     /// The endpoint a `/v1/...` path names, if any.
     pub fn of(path: &'a str) -> Option<Endpoint<'a>> {
-        if let Some(route) = webhooks::Route::of(path) {
-            return Some(Endpoint::Webhooks(route));
-        }
         let rest = path.strip_prefix("/v1/")?;
+        // Only the webhook API's own prefixes go to its router (which splits the path into a
+        // vector): intake's path never does.
+        if ["webhooks", "deliveries", "dead-letters"].iter().any(|p| rest.starts_with(p)) {
+            return webhooks::Route::of(path).map(Endpoint::Webhooks);
+        }
         let mut segments = rest.split('/');
         let parts = [segments.next(), segments.next(), segments.next()];
         if segments.next().is_some() {

@@ -78,8 +78,9 @@ pub const DEFAULT_BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 /// not leave a file of its size behind, and a WAL this size is reused without growing.
 const WAL_SIZE_LIMIT: i64 = 64 * 1024 * 1024;
 
-/// Prepared statements kept per connection. The writer uses about 25 distinct ones and the
-/// readers about 15; rusqlite's default of 16 would evict and re-parse some on every batch.
+/// Prepared statements kept per connection. The writer uses about 35 distinct ones and the
+/// readers about 30 (pulls and reports included); rusqlite's default of 16 would evict and
+/// re-parse some on every batch.
 const STATEMENT_CACHE: usize = 64;
 
 /// How long dropping the store waits for the writer to commit what is queued and exit: a full

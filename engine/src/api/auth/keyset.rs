@@ -54,12 +54,14 @@ pub struct KeyUsage {
 }
 
 impl KeyUsage {
-    fn new(key_id: &str, role: Role, uses: u64, last_used: i64) -> KeyUsage {
+    fn new(role: Role, uses: u64, last_used: i64) -> KeyUsage {
         KeyUsage {
             uses: AtomicU64::new(uses),
             last_used: AtomicI64::new(last_used),
             bucket: Bucket::default(),
-            requests: metrics::counter!("engine_api_key_requests_total", "key" => key_id.to_owned(), "role" => role.as_str()),
+            // By role, not by key: /metrics is unauthenticated and keys come and go; each key's
+            // own count is `uses` (GET /v1/keys).
+            requests: metrics::counter!("engine_api_requests_total", "role" => role.as_str()),
         }
     }
 }
@@ -310,10 +312,8 @@ fn entry(
     (uses, last_used): (u64, i64),
 ) -> Entry {
     let publisher_index = if role == Role::Publisher { index_of(&mut sources.indices, owner) } else { u32::MAX };
-    let usage = sources
-        .usage
-        .entry(Arc::clone(&key_id))
-        .or_insert_with(|| Arc::new(KeyUsage::new(&key_id, role, uses, last_used)));
+    let usage =
+        sources.usage.entry(Arc::clone(&key_id)).or_insert_with(|| Arc::new(KeyUsage::new(role, uses, last_used)));
     let usage = Arc::clone(usage);
     let caller = Caller { role, id: Arc::clone(owner), publisher_index, key_id, scopes };
     Entry { caller, digest, enabled, limit, usage }

@@ -94,7 +94,12 @@ impl ReportsApi {
             publisher_id,
             ..Default::default()
         });
-        answer(&report, data.iter().map(PublisherRow::from).collect())
+        let rows = data.iter().map(PublisherRow::from);
+        if caller.role == Role::Publisher {
+            answer(&report, rows.map(PublisherRow::for_publisher).collect())
+        } else {
+            answer(&report, rows.collect())
+        }
     }
 }
 

@@ -62,10 +62,12 @@ pub(super) struct PublisherRow {
     duplicates: u64,
     /// sold / leads.
     sell_rate: f64,
-    /// What buyers paid per sale.
-    average_price: Micros,
-    /// What buyers paid, less what returns credited back.
-    revenue: Micros,
+    /// What buyers paid per sale (admins only: buyers' prices are not the publisher's to see).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    average_price: Option<Micros>,
+    /// What buyers paid, less what returns credited back (admins only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    revenue: Option<Micros>,
     returns: u64,
     /// What the publisher earns: the revenue, until per-publisher margins exist.
     payout: Micros,
@@ -81,11 +83,20 @@ impl From<&PublisherFigures> for PublisherRow {
             unsold: f.unsold,
             duplicates: f.duplicates,
             sell_rate: rate(f.sold, f.leads),
-            average_price: average(f.total_price, f.sales),
-            revenue,
+            average_price: Some(average(f.total_price, f.sales)),
+            revenue: Some(revenue),
             returns: f.returns,
             payout: revenue,
         }
+    }
+}
+
+impl PublisherRow {
+    /// The row as its publisher sees it: without what buyers paid.
+    pub(super) fn for_publisher(mut self) -> PublisherRow {
+        self.average_price = None;
+        self.revenue = None;
+        self
     }
 }
 
@@ -139,8 +150,10 @@ mod tests {
         let row = PublisherRow::from(&figures);
         assert_eq!(
             (row.sell_rate, row.average_price, row.revenue, row.payout),
-            (0.5, Micros(4_000_000), Micros(5_000_000), Micros(5_000_000))
+            (0.5, Some(Micros(4_000_000)), Some(Micros(5_000_000)), Micros(5_000_000))
         );
+        let own = row.for_publisher();
+        assert_eq!((own.average_price, own.revenue, own.payout), (None, None, Micros(5_000_000)));
         let buyer = BuyerRow::from(&BuyerFigures {
             buyer_id: "b".into(),
             pings: 4,
