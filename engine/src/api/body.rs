@@ -26,9 +26,15 @@ pub fn require_json(headers: &HeaderMap) -> Result<(), ApiError> {
         Err(ApiError::new(
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
             "unsupported_media_type",
-            "send the lead as JSON with `Content-Type: application/json`",
+            "send the body as JSON with `Content-Type: application/json`",
         ))
     }
+}
+
+/// A JSON body of at most `limit` bytes: 415 unless declared JSON, 413 over the limit.
+pub async fn read_json(headers: &HeaderMap, body: Incoming, limit: usize) -> Result<Bytes, ApiError> {
+    require_json(headers)?;
+    read_limited(headers, body, limit).await
 }
 
 /// Reads at most `limit` bytes of body.

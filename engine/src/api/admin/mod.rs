@@ -85,13 +85,16 @@ impl AdminApi {
         let query = parts.uri.query();
         match (endpoint, &parts.method) {
             (Endpoint::Directory(kind), &Method::GET) => self.list(kind, query),
-            (Endpoint::Directory(kind), _) => self.create(caller, kind, read_body(parts, body).await?).await,
+            (Endpoint::Directory(kind), _) => {
+                self.create(caller, kind, super::body::read_json(&parts.headers, body, MAX_BODY_BYTES).await?).await
+            }
             (Endpoint::Entry(kind, id), &Method::GET) => self.get(kind, id),
             (Endpoint::Entry(kind, id), &Method::PUT) => {
-                self.replace(caller, kind, id, read_body(parts, body).await?).await
+                self.replace(caller, kind, id, super::body::read_json(&parts.headers, body, MAX_BODY_BYTES).await?)
+                    .await
             }
             (Endpoint::Entry(kind, id), &Method::PATCH) => {
-                self.patch(caller, kind, id, read_body(parts, body).await?).await
+                self.patch(caller, kind, id, super::body::read_json(&parts.headers, body, MAX_BODY_BYTES).await?).await
             }
             (Endpoint::Entry(kind, id), _) => self.delete(caller, kind, id).await,
             (Endpoint::Pause(kind, id, pause), _) => self.pause(caller, kind, id, pause).await,
@@ -107,10 +110,4 @@ fn entry_kind(kind: Kind) -> EntryKind {
         Kind::Buyer => EntryKind::Buyer,
         Kind::Publisher => EntryKind::Publisher,
     }
-}
-
-/// A JSON body of at most [`MAX_BODY_BYTES`].
-async fn read_body(parts: &Parts, body: Incoming) -> Result<Bytes, ApiError> {
-    super::body::require_json(&parts.headers)?;
-    super::body::read_limited(&parts.headers, body, MAX_BODY_BYTES).await
 }

@@ -63,9 +63,10 @@ impl FeedbackApi {
         body: Incoming,
     ) -> Result<Response<Full<Bytes>>, ApiError> {
         caller.require(Role::Buyer, Scope::Write)?;
+        let body = super::body::read_json(&parts.headers, body, MAX_BODY_BYTES).await?;
         match endpoint {
-            Endpoint::LeadStatus(lead_id) => self.status(caller, lead_id, read_body(parts, body).await?).await,
-            Endpoint::LeadReturn(lead_id) => self.return_lead(caller, lead_id, read_body(parts, body).await?).await,
+            Endpoint::LeadStatus(lead_id) => self.status(caller, lead_id, body).await,
+            Endpoint::LeadReturn(lead_id) => self.return_lead(caller, lead_id, body).await,
             _ => Err(super::no_such_endpoint()),
         }
     }
@@ -88,12 +89,6 @@ impl FeedbackApi {
         let rows = self.store.write(vec![write]).map_err(store_error)?.await.map_err(store_error)?;
         Ok(rows > 0)
     }
-}
-
-/// A JSON body of at most [`MAX_BODY_BYTES`].
-async fn read_body(parts: &Parts, body: Incoming) -> Result<Bytes, ApiError> {
-    super::body::require_json(&parts.headers)?;
-    super::body::read_limited(&parts.headers, body, MAX_BODY_BYTES).await
 }
 
 /// Parses a request body: a JSON object of the request's fields and nothing else; an error

@@ -102,8 +102,7 @@ impl KeysApi {
             (Endpoint::Keys, &Method::GET) => self.list(parts.uri.query()).await,
             (Endpoint::Keys, _) => {
                 Query::parse(parts.uri.query(), &[])?;
-                body::require_json(&parts.headers)?;
-                let body = body::read_limited(&parts.headers, body, MAX_BODY_BYTES).await?;
+                let body = body::read_json(&parts.headers, body, MAX_BODY_BYTES).await?;
                 self.create(caller, &body).await
             }
             (Endpoint::Key(id), &Method::GET) => {

@@ -29,7 +29,7 @@ pub async fn sync(store: Weak<dyn Store>, keys: Weak<Keys>) {
     let mut every = tokio::time::interval(POLL);
     every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut stamp = None;
-    let mut stored_usage = Vec::new();
+    let mut stored_usage = std::collections::HashSet::new();
     for tick in 1_u32.. {
         every.tick().await;
         let (Some(keys), Some(store)) = (keys.upgrade(), store.upgrade()) else { return };
@@ -47,8 +47,10 @@ pub async fn sync(store: Weak<dyn Store>, keys: Weak<Keys>) {
         if tick % USAGE_EVERY == 0 {
             let usage = keys.issued_usage();
             let changed: Vec<_> = usage.iter().filter(|u| !stored_usage.contains(*u)).cloned().collect();
+            // Queued, not awaited: a count that misses this write goes with the next one (and
+            // counts never go down in the store).
             if !changed.is_empty() && store.write(vec![Write::KeyUsage(changed)]).is_ok() {
-                stored_usage = usage;
+                stored_usage = usage.into_iter().collect();
             }
         }
     }
