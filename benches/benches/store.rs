@@ -4,7 +4,9 @@
 //! show the throughput group commit buys (criterion's time per element is wall time per lead).
 //! Each configuration runs on a fresh file in the temp directory, with one `*` subscription so
 //! every event also fans out to a delivery. Compared with the defaults (no linger,
-//! `synchronous = NORMAL`): a 1 ms linger for more writes per batch, and `synchronous = FULL`.
+//! `synchronous = NORMAL`): a 1 ms linger for more writes per batch, `synchronous = FULL`, and
+//! the schema without the indexes the lifecycle API added for pull and reports (three on
+//! `leads`, two on `sales`), to price them.
 //!
 //! `cargo bench -p benches --bench store`
 
@@ -104,11 +106,23 @@ struct TempStore {
     dir: PathBuf,
 }
 
+/// The indexes pull and reports read by, added to every lead's and sale's writes.
+const LIFECYCLE_INDEXES: [&str; 5] =
+    ["leads_by_time", "leads_by_publisher", "leads_by_publisher_seq", "sales_by_buyer", "sales_by_time"];
+
 impl TempStore {
-    fn new(name: &str, options: SqliteOptions) -> TempStore {
+    fn new(name: &str, options: SqliteOptions, lifecycle_indexes: bool) -> TempStore {
         let dir = std::env::temp_dir().join(format!("engine-store-bench-{}-{name}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
-        let store = SqliteStore::open(&dir.join("engine.db"), options).expect("open store");
+        let path = dir.join("engine.db");
+        if !lifecycle_indexes {
+            drop(SqliteStore::open(&path, options.clone()).expect("create store"));
+            let conn = rusqlite::Connection::open(&path).expect("open");
+            for index in LIFECYCLE_INDEXES {
+                conn.execute_batch(&format!("DROP INDEX {index}")).expect("drop index");
+            }
+        }
+        let store = SqliteStore::open(&path, options).expect("open store");
         let all = Subscription {
             id: "all".into(),
             url: "https://hooks.example.com/all".into(),
@@ -160,13 +174,14 @@ fn store(c: &mut Criterion) {
     group.throughput(Throughput::Elements(1));
     group.sample_size(10).warm_up_time(Duration::from_millis(500)).measurement_time(Duration::from_secs(3));
     let configs = [
-        ("default", SqliteOptions::default()),
-        ("linger_1ms", SqliteOptions { batch_max_wait: Duration::from_millis(1), ..SqliteOptions::default() }),
-        ("synchronous_full", SqliteOptions { synchronous_full: true, ..SqliteOptions::default() }),
+        ("default", SqliteOptions::default(), true),
+        ("without_lifecycle_indexes", SqliteOptions::default(), false),
+        ("linger_1ms", SqliteOptions { batch_max_wait: Duration::from_millis(1), ..SqliteOptions::default() }, true),
+        ("synchronous_full", SqliteOptions { synchronous_full: true, ..SqliteOptions::default() }, true),
     ];
-    for (name, options) in configs {
+    for (name, options, lifecycle_indexes) in configs {
         for writers in [1u64, 64] {
-            let temp = TempStore::new(&format!("{name}-{writers}"), options.clone());
+            let temp = TempStore::new(&format!("{name}-{writers}"), options.clone(), lifecycle_indexes);
             let Some(store) = temp.store.clone() else { continue };
             group.bench_with_input(BenchmarkId::new(name, writers), &writers, |b, &writers| {
                 b.to_async(&rt).iter_custom(|iters| run(&store, writers, iters));
