@@ -328,3 +328,31 @@ async fn a_cursor_the_api_did_not_give_or_from_another_walk_is_a_400_invalid_cur
     assert_eq!(ids(&page).len(), 2);
     engine.stop().await.unwrap();
 }
+
+/// A publisher polling with `resume_cursor` sees a lead whose auction was still running when
+/// its page was read again, with its outcome, and never skips it.
+#[tokio::test]
+async fn a_publishers_resume_cursor_comes_back_to_a_lead_still_running() {
+    let fake = buyers().await;
+    let engine = engine(&fake).await;
+    let (finished, _) = send(&engine, KEY, &lead(0)).await;
+    for id in ["acme", "zeta"] {
+        fake.set(id, Behavior::bid("\"5.00\"").ping_after(std::time::Duration::from_millis(1_500)));
+    }
+    let body = lead(2);
+    let running = send(&engine, KEY, &body);
+    let poll = async {
+        // Both buyers have the second lead's ping: its auction is running.
+        fake.wait_for_pings(4).await;
+        let page = get(&engine, "/v1/leads", KEY).await;
+        let outcomes: Vec<&str> =
+            page["data"].as_array().unwrap().iter().map(|i| i["outcome"].as_str().unwrap()).collect();
+        assert_eq!(outcomes, ["sold", "running"]);
+        page["resume_cursor"].as_str().unwrap().to_owned()
+    };
+    let ((second, _), resume) = tokio::join!(running, poll);
+    let later = get(&engine, &format!("/v1/leads?cursor={resume}"), KEY).await;
+    assert_eq!(ids(&later), [second], "resumed before the running lead, after {finished}");
+    assert_eq!(later["data"][0]["outcome"], "sold");
+    engine.stop().await.unwrap();
+}

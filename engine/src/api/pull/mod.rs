@@ -78,7 +78,11 @@ impl PullApi {
         let sent_cursor = query.page.after.clone();
         let _turn = self.reads.turn().await?;
         let page = self.store.leads(query).await.map_err(store_error)?;
-        let resume_cursor = page.data.last().map(|row| row.cursor.clone()).or(sent_cursor);
+        let resume_cursor = match caller.role {
+            Role::Buyer => page.data.last().map(|row| row.cursor.clone()).or(sent_cursor),
+            // A publisher or admin polling for outcomes comes back to a lead still running.
+            Role::Publisher | Role::Admin => before_running(&page.data, sent_cursor),
+        };
         let next_cursor = page.next_cursor;
         match caller.role {
             Role::Buyer => answer(page.data, views::BuyerItem::new, next_cursor, resume_cursor),
@@ -114,4 +118,11 @@ fn answer<T: Serialize>(
 ) -> Result<Response<Full<Bytes>>, ApiError> {
     let data = rows.into_iter().map(view).collect::<Result<Vec<T>, ApiError>>()?;
     json_answer(StatusCode::OK, &LeadPage { data, next_cursor, resume_cursor })
+}
+
+/// The cursor after the last lead of `rows` that comes before the first one still running (its
+/// outcome not known yet), or `sent` when the first one is running or there are none: a walk
+/// resumed there sees every running lead again, with its outcome.
+fn before_running(rows: &[LeadRow], sent: Option<String>) -> Option<String> {
+    rows.iter().take_while(|row| row.status != "running").last().map(|row| row.cursor.clone()).or(sent)
 }
