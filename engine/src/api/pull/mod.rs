@@ -95,6 +95,11 @@ impl PullApi {
     async fn one(&self, caller: &Caller, id: &str, query: Option<&str>) -> Result<Response<Full<Bytes>>, ApiError> {
         Query::parse(query, &[])?;
         let not_found = || ApiError::new(StatusCode::NOT_FOUND, "not_found", format!("no lead `{id}`"));
+        // A buyer's ownership is one indexed lookup, made first: a lead it did not buy is
+        // answered as fast as one that does not exist.
+        if caller.role == Role::Buyer && self.store.sale(id, &caller.id).await.map_err(store_error)?.is_none() {
+            return Err(not_found());
+        }
         let _turn = self.reads.turn().await?;
         let lead = self.store.lead(id).await.map_err(store_error)?.ok_or_else(not_found)?;
         match caller.role {
