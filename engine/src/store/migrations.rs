@@ -373,6 +373,42 @@ mod tests {
         assert_eq!(leads, 1);
     }
 
+    /// A store written by the previous version keeps its sales: v4 copies every sold auction
+    /// into `sales` (so buyers can pull, disposition and return leads sold before the upgrade),
+    /// and nothing else.
+    #[test]
+    fn upgrading_to_v4_copies_sold_auctions_into_sales() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let mut conn = open(&dir);
+        for script in &MIGRATIONS[..3] {
+            conn.execute_batch(script).expect("v1-v3");
+        }
+        conn.pragma_update(None, "user_version", 3).expect("v3");
+        conn.execute_batch(
+            "INSERT INTO leads VALUES ('ld_sold', 'pub1', 'auto', 0, 10, x'7b7d'), \
+                                      ('ld_unsold', 'pub1', 'auto', 0, 11, x'7b7d'), \
+                                      ('ld_test', 'pub2', 'home', 1, 12, x'7b7d'); \
+             INSERT INTO auctions (lead_id, status, buyer_id, price_micros, started_at, finished_at) VALUES \
+                 ('ld_sold', 'sold', 'acme', 5000000, 10, 20), \
+                 ('ld_unsold', 'unsold', NULL, NULL, 11, 21), \
+                 ('ld_test', 'sold', 'zeta', 3000000, 12, 22);",
+        )
+        .expect("v3 rows");
+        assert_eq!(migrate(&mut conn).expect("to v4"), Migrated { from: 3, to: latest() });
+        let mut stmt = conn
+            .prepare(
+                "SELECT printf('%s %s %s %s test=%d %d at=%d %s', lead_id, buyer_id, publisher_id, vertical, test, \
+                 price_micros, sold_at, coalesce(status, '-')) FROM sales ORDER BY seq",
+            )
+            .expect("prepare");
+        let sales: Vec<String> =
+            stmt.query_map([], |r| r.get(0)).expect("query").collect::<Result<_, _>>().expect("rows");
+        assert_eq!(
+            sales,
+            ["ld_sold acme pub1 auto test=0 5000000 at=20 -", "ld_test zeta pub2 home test=1 3000000 at=22 -"]
+        );
+    }
+
     #[test]
     fn a_database_from_a_newer_engine_is_refused_and_left_alone() {
         let dir = tempfile::tempdir().expect("tempdir");
