@@ -17,7 +17,7 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc};
 use tokio::time::Instant;
 use tokio_util::task::TaskTracker;
 
-use super::auth::{Caller, Publisher, Role, Scope};
+use super::auth::{Caller, Publisher, Scope};
 use super::error::ApiError;
 use super::idempotency::{self, Claim, IdempotencyCache, Running};
 use super::{body, json_response, validate};
@@ -65,8 +65,7 @@ impl<T: Transport> Intake<T> {
         body: Incoming,
     ) -> Result<Response<Full<Bytes>>, ApiError> {
         let started = Instant::now();
-        caller.require(Role::Publisher, Scope::Write)?;
-        let publisher = caller.publisher().ok_or_else(|| super::auth::forbidden("a publisher key is required"))?;
+        let publisher = caller.require_publisher(Scope::Write)?;
         body::require_json(&parts.headers)?;
         let key = idempotency::key_from(&parts.headers)?;
         let body = body::read_limited(&parts.headers, body, self.max_body_bytes).await?;

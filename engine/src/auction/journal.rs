@@ -235,11 +235,17 @@ fn unsold_reason(bids: usize, posts: usize, capped: usize) -> &'static str {
 
 /// The fields every lead event starts with.
 fn lead_data(lead_id: &str, publisher_id: &str, lead: &Lead) -> Map<String, Value> {
+    lead_fields(lead_id, publisher_id, &lead.vertical, lead.test)
+}
+
+/// The fields every lead event's data starts with: `lead_id`, `publisher_id`, `vertical`,
+/// `test` (the auction's events and the buyer feedback's alike).
+pub fn lead_fields(lead_id: &str, publisher_id: &str, vertical: &str, test: bool) -> Map<String, Value> {
     let mut data = Map::new();
     data.insert("lead_id".into(), json!(lead_id));
     data.insert("publisher_id".into(), json!(publisher_id));
-    data.insert("vertical".into(), json!(&*lead.vertical));
-    data.insert("test".into(), json!(lead.test));
+    data.insert("vertical".into(), json!(vertical));
+    data.insert("test".into(), json!(test));
     data
 }
 
@@ -270,7 +276,8 @@ fn buyer_event(buyer_event: &BuyerEvent, at: UnixMs) -> NewEvent {
     NewEvent { id: ids::event_id(), kind, lead_id: None, at, data }
 }
 
-fn event(kind: EventType, lead_id: &str, at: UnixMs, data: Map<String, Value>) -> NewEvent {
+/// A lead event of `kind` about `lead_id` with `data`.
+pub fn event(kind: EventType, lead_id: &str, at: UnixMs, data: Map<String, Value>) -> NewEvent {
     NewEvent { id: ids::event_id(), kind, lead_id: Some(lead_id.to_owned()), at, data }
 }
 

@@ -147,9 +147,10 @@ impl Caller {
         if allowed { Ok(()) } else { Err(forbidden(format!("this key lacks the `{name}` scope"))) }
     }
 
-    /// The publisher this caller is, if it is one.
-    pub fn publisher(&self) -> Option<Publisher> {
-        (self.role == Role::Publisher).then(|| Publisher { index: self.publisher_index, id: Arc::clone(&self.id) })
+    /// The publisher this caller is, if it is one with `scope`; 403 otherwise.
+    pub fn require_publisher(&self, scope: Scope) -> Result<Publisher, ApiError> {
+        self.require(Role::Publisher, scope)?;
+        Ok(Publisher { index: self.publisher_index, id: Arc::clone(&self.id) })
     }
 
     /// Who did something, for the audit log: `admin:ops` with a config key,

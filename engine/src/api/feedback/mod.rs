@@ -21,11 +21,12 @@ use http::{Response, StatusCode};
 use http_body_util::Full;
 use hyper::body::Incoming;
 use serde::de::DeserializeOwned;
-use serde_json::{Map, Value};
+use serde_json::Value;
 
 use super::auth::{Caller, Role, Scope};
 use super::error::{ApiError, store_error};
 use super::routes::Endpoint;
+use crate::auction::journal;
 use crate::config::LiveConfig;
 use crate::protocol::event::EventType;
 use crate::store::feedback::Sale;
@@ -100,14 +101,10 @@ fn parse<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
 /// A lead event about `sale`: the fields every lead event starts with (as the auction writes
 /// them), the buyer, then `fields`.
 fn lead_event<const N: usize>(kind: EventType, sale: &Sale, at: UnixMs, fields: [(&str, Value); N]) -> NewEvent {
-    let mut data = Map::new();
-    data.insert("lead_id".into(), sale.lead_id.clone().into());
-    data.insert("publisher_id".into(), sale.publisher_id.clone().into());
-    data.insert("vertical".into(), sale.vertical.clone().into());
-    data.insert("test".into(), sale.test.into());
+    let mut data = journal::lead_fields(&sale.lead_id, &sale.publisher_id, &sale.vertical, sale.test);
     data.insert("buyer_id".into(), sale.buyer_id.clone().into());
     data.extend(fields.into_iter().map(|(name, value)| (name.to_owned(), value)));
-    NewEvent { id: crate::protocol::ids::event_id(), kind, lead_id: Some(sale.lead_id.clone()), at, data }
+    journal::event(kind, &sale.lead_id, at, data)
 }
 
 /// `at` as RFC 3339 for an answer or a message.
