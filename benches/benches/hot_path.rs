@@ -9,7 +9,7 @@ use benches::{LEAD, config_with_buyers, config_with_controlled_buyers};
 use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};
 use engine::api::validate;
 use engine::auction::rank::{Candidate, rank};
-use engine::buyers::{Registry, Selection};
+use engine::buyers::{Registry, Selection, Wanted};
 use engine::protocol::lead::LeadIn;
 use engine::protocol::money::Micros;
 use engine::protocol::ping::PingTemplate;
@@ -46,11 +46,12 @@ fn eligibility(c: &mut Criterion) {
     for (n, (name, config)) in [10, 100, 1_000].into_iter().flat_map(|n| configs.map(|c| (n, c))) {
         let registry = Registry::from_config(&config(n, false));
         let mut out = Selection::default();
-        registry.select(&lead, "pub1", &[], NOW, &mut out);
+        let wanted = Wanted { tier: 1, exclusive: true, shared: false };
+        registry.select(lead.profile(), "pub1", &[], wanted, NOW, &mut out);
         assert!(!out.buyers.is_empty() && out.buyers.len() < n, "a realistic mix: some buyers match, some do not");
         group.bench_with_input(BenchmarkId::new(name, n), &registry, |b, registry| {
             b.iter(|| {
-                registry.select(black_box(&lead), "pub1", &[], NOW, &mut out);
+                registry.select(black_box(lead.profile()), "pub1", &[], wanted, NOW, &mut out);
                 out.buyers.len()
             });
         });

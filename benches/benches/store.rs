@@ -21,7 +21,7 @@ use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_m
 use engine::protocol::event::EventType;
 use engine::store::sqlite::{SqliteOptions, SqliteStore};
 use engine::store::{
-    AuctionFinished, IdempotencyKey, LeadReceived, NewEvent, PingRow, PostRow, Store, Subscription, Write,
+    AuctionFinished, IdempotencyKey, LeadReceived, NewEvent, NewSale, PingRow, PostRow, Store, Subscription, Write,
 };
 
 /// Pings recorded per auction.
@@ -82,6 +82,7 @@ fn finished(lead_id: &str) -> Write {
         outcome: "sold",
         buyer_id: Some("b9".into()),
         price: Some(10_000_009),
+        sales: vec![NewSale { buyer_id: "b9".into(), price: 10_000_009, payout: 9_000_008, margin: 1_000_001 }],
         finished_at: 2,
         ping_ms: 1.0,
         post_ms: 1.5,

@@ -112,10 +112,13 @@ impl Baseline {
             .buyers
             .iter()
             .filter(|b| b.enabled)
-            .map(|b| BaselineBuyer {
-                ping_url: b.ping_url.clone(),
-                post_url: b.post_url.clone(),
-                http2: b.transport == engine::config::TransportKind::Http2,
+            // The baseline pings: fixed-price buyers (no ping URL) have no part in it.
+            .filter_map(|b| {
+                Some(BaselineBuyer {
+                    ping_url: b.ping_url.clone()?,
+                    post_url: b.post_url.clone(),
+                    http2: b.transport == engine::config::TransportKind::Http2,
+                })
             })
             .collect();
         Baseline::new(

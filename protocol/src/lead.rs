@@ -74,6 +74,25 @@ pub struct Lead {
     pub test: bool,
 }
 
+/// The non-personal part of a lead, all an auction's ping phase needs: what a publisher's ping
+/// (`POST /v1/ping`) carries, and what a buyer's ping is built from. No contact field exists.
+#[derive(Debug, Clone, Copy)]
+pub struct Profile<'a> {
+    /// Product line.
+    pub vertical: &'a str,
+    /// Non-personal attributes.
+    pub attributes: &'a Attributes,
+    /// Test lead flag.
+    pub test: bool,
+}
+
+impl Lead {
+    /// The lead without its contact data.
+    pub fn profile(&self) -> Profile<'_> {
+        Profile { vertical: &self.vertical, attributes: &self.attributes, test: self.test }
+    }
+}
+
 /// The non-personal attributes of a lead: location and free-form scalars. No contact field
 /// exists on this type, and intake refuses attribute values shaped like emails or phones.
 #[derive(Debug, Clone, PartialEq)]

@@ -61,7 +61,13 @@ fn printed_engine_config_is_accepted_by_the_engine() {
         let text = String::from_utf8(output.stdout).unwrap();
         let config = engine_config(&text);
         assert!(!config.buyers.is_empty());
-        assert!(config.buyers.iter().all(|b| b.ping_url.to_string().starts_with("http://127.0.0.1:9001/")), "{text}");
+        assert!(
+            config
+                .buyers
+                .iter()
+                .all(|b| b.ping_url.as_ref().is_some_and(|u| u.to_string().starts_with("http://127.0.0.1:9001/"))),
+            "{text}"
+        );
     }
 }
 

@@ -19,7 +19,10 @@ fn the_engine_accepts_the_buyers_of_a_generated_mix() {
     assert_eq!(config.buyers.len(), 20);
     for (engine_buyer, sim_buyer) in config.buyers.iter().zip(&sim.buyers) {
         assert_eq!(engine_buyer.id, sim_buyer.id);
-        assert_eq!(engine_buyer.ping_url.to_string(), format!("http://127.0.0.1:9001/{}/ping", sim_buyer.id));
+        assert_eq!(
+            engine_buyer.ping_url.as_ref().map(ToString::to_string).unwrap_or_default(),
+            format!("http://127.0.0.1:9001/{}/ping", sim_buyer.id)
+        );
         assert_eq!(engine_buyer.post_url.to_string(), format!("http://127.0.0.1:9001/{}/post", sim_buyer.id));
         assert_eq!(engine_buyer.verticals, sim_buyer.verticals);
         assert_eq!(engine_buyer.states, sim_buyer.states);

@@ -208,6 +208,16 @@ pub fn finished(record: &AuctionRecord, publisher_id: &str, lead: &Lead, answer:
         outcome: record.outcome().as_str(),
         buyer_id: record.sale.as_ref().map(|s| s.buyer_id.to_string()),
         price: record.sale.as_ref().map(|s| s.price.0),
+        sales: record
+            .sale
+            .iter()
+            .map(|s| crate::store::NewSale {
+                buyer_id: s.buyer_id.to_string(),
+                price: s.price.0,
+                payout: s.price.0,
+                margin: 0,
+            })
+            .collect(),
         finished_at: at,
         ping_ms: ms(record.times.ping),
         post_ms: ms(record.times.post),

@@ -101,7 +101,15 @@ impl<T: Transport> Auctioneer<T> {
         offer: Offer<'_>,
     ) -> AuctionRecord {
         let mut selection = Selection::default();
-        registry.select(lead, offer.publisher_id, offer.exclude, crate::store::now_ms(), &mut selection);
+        let wanted = crate::buyers::Wanted { tier: 1, exclusive: true, shared: false };
+        registry.select(
+            lead.profile(),
+            offer.publisher_id,
+            offer.exclude,
+            wanted,
+            crate::store::now_ms(),
+            &mut selection,
+        );
         let floor = registry.vertical_floor(&lead.vertical);
         let ping_started = Instant::now();
         let deadline = ping_started + self.settings.ping_timeout;

@@ -10,7 +10,7 @@ use std::collections::HashMap;
 
 use crate::config::{AttrRule, BuyerConfig, RuleValue, ZipFilter};
 use crate::protocol::geo::State;
-use crate::protocol::lead::{AttrValue, Attributes, Lead};
+use crate::protocol::lead::{AttrValue, Attributes, Profile};
 
 /// The eligibility index over a set of buyers.
 #[derive(Debug, Default)]
@@ -58,15 +58,15 @@ impl Eligibility {
     }
 
     /// Enabled buyers whose filters all match `lead`, in config order, into `out`.
-    pub fn select(&self, lead: &Lead, out: &mut Vec<u32>) {
+    pub fn select(&self, lead: Profile<'_>, out: &mut Vec<u32>) {
         out.clear();
-        let Some(&row) = self.verticals.get(lead.vertical.as_ref()) else {
+        let Some(&row) = self.verticals.get(lead.vertical) else {
             return;
         };
         let candidates = &self.lists[row * State::COUNT + lead.attributes.state.index()];
         out.extend(candidates.iter().copied().filter(|&i| match &self.filters[i as usize] {
             None => true,
-            Some(filter) => filter.matches(&lead.attributes),
+            Some(filter) => filter.matches(lead.attributes),
         }));
     }
 }

@@ -20,11 +20,12 @@ use super::availability::Selection;
 use super::caps::BuyerCaps;
 use super::circuit::{Admit, Circuit};
 use super::mapping::{JSON_CONTENT_TYPE, Mapping};
+use super::rotation::Turns;
 use super::schedule::{CompiledSchedule, ScheduleGate};
-use crate::config::{BuyerBreakerConfig, BuyerConfig, Caps, Config, MappingConfig};
+use crate::config::{BuyerBreakerConfig, BuyerConfig, Caps, Config, LeadType, MappingConfig, Payout, Sharing};
 use crate::ops::metrics::BuyerMetrics;
 use crate::protocol::bid::PriceLimits;
-use crate::protocol::lead::Lead;
+use crate::protocol::lead::Profile;
 use crate::protocol::money::Micros;
 use crate::store::{SaleRow, UnixMs};
 use crate::transport::Endpoint;
@@ -62,6 +63,22 @@ pub struct Buyer {
     pub metrics: Arc<BuyerMetrics>,
     /// The buyer's payload mapping; `None` speaks v1.
     pub mapping: Option<Arc<Mapping>>,
+    /// Priority tier (1 first).
+    pub tier: u8,
+    /// A fixed-price buyer's price: it is never pinged and ranks at this price.
+    pub fixed_price: Option<Micros>,
+    /// Buys exclusive leads.
+    pub buys_exclusive: bool,
+    /// Buys shared leads.
+    pub buys_shared: bool,
+    /// Receives test leads.
+    pub test_mode: bool,
+    /// How long it honours a bid.
+    pub bid_ttl: Option<Duration>,
+    /// Its place in the rotation among equal offers (carried across swaps).
+    pub turns: Arc<Turns>,
+    /// `round_robin_weight`.
+    pub round_robin_weight: u32,
     /// The settings its carried state was built from.
     settings: Carried,
 }
@@ -129,11 +146,35 @@ pub struct Next {
     pub fresh_caps: Vec<Arc<str>>,
 }
 
+/// Which buyers one round of an auction is for: a tier, and the kinds of lead on offer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Wanted {
+    /// Only buyers of this tier.
+    pub tier: u8,
+    /// Buyers of exclusive leads are wanted.
+    pub exclusive: bool,
+    /// Buyers of shared leads are wanted.
+    pub shared: bool,
+}
+
+/// A publisher's terms for one lead: how its sales are shared and what it is paid of them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Terms {
+    /// Exclusive, shared or mixed, and how many buyers at most.
+    pub sharing: Sharing,
+    /// What the publisher is paid of each sale.
+    pub payout: Payout,
+}
+
 /// All buyers and the index over them.
 #[derive(Debug)]
 pub struct Registry {
     buyers: Vec<Arc<Buyer>>,
     eligibility: Eligibility,
+    /// The tiers enabled buyers are in, ascending, each once.
+    tiers: Vec<u8>,
+    /// Publishers' terms by id, as configured (sharing rules by vertical, payout).
+    publishers: HashMap<Box<str>, crate::config::PublisherConfig>,
     /// Per-vertical floors, already raised to the global floor.
     floors: HashMap<Box<str>, Micros>,
     global_floor: Micros,
@@ -155,6 +196,8 @@ impl Registry {
     fn build(config: &Config, previous: &HashMap<&str, &Buyer>) -> Next {
         let global_floor = config.auction.floor.unwrap_or_default();
         let mut fresh_caps = Vec::new();
+        // A buyer new to the rotation starts behind every buyer already in it.
+        let back_of_rotation = previous.values().map(|b| b.turns.pass()).max().unwrap_or(0);
         let buyers = config
             .buyers
             .iter()
@@ -174,7 +217,9 @@ impl Registry {
                     mapping.as_ref().map_or((JSON_CONTENT_TYPE, JSON_CONTENT_TYPE), |m| m.content_types());
                 let endpoint = Endpoint {
                     buyer_id: Arc::clone(&id),
-                    ping_url: b.ping_url.clone(),
+                    // A fixed-price buyer has no ping URL and is never pinged (the ping phase
+                    // offers its fixed price instead): its post URL stands in.
+                    ping_url: b.ping_url.clone().unwrap_or_else(|| b.post_url.clone()),
                     post_url: b.post_url.clone(),
                     headers: b.headers.clone(),
                     signer: b.secret.as_ref().map(|s| Signer::new(&s.0)),
@@ -210,25 +255,54 @@ impl Registry {
                     circuit,
                     metrics,
                     mapping,
+                    tier: b.tier,
+                    fixed_price: b.fixed_price,
+                    buys_exclusive: b.buys(LeadType::Exclusive),
+                    buys_shared: b.buys(LeadType::Shared),
+                    test_mode: b.test_mode,
+                    bid_ttl: b.bid_ttl_ms.map(|ms| Duration::from_millis(ms.into())),
+                    turns: before
+                        .map_or_else(|| Arc::new(Turns::starting_at(back_of_rotation)), |old| Arc::clone(&old.turns)),
+                    round_robin_weight: b.round_robin_weight,
                     settings,
                 })
             })
             .collect();
         let floors = config.auction.floors.iter().map(|(v, f)| (v.as_str().into(), (*f).max(global_floor))).collect();
-        let registry = Registry { buyers, eligibility: Eligibility::build(&config.buyers), floors, global_floor };
+        let mut tiers: Vec<u8> = config.buyers.iter().filter(|b| b.enabled).map(|b| b.tier).collect();
+        tiers.sort_unstable();
+        tiers.dedup();
+        let publishers = config.publishers.iter().map(|p| (p.id.as_str().into(), p.clone())).collect();
+        let registry = Registry {
+            buyers,
+            eligibility: Eligibility::build(&config.buyers),
+            tiers,
+            publishers,
+            floors,
+            global_floor,
+        };
         Next { registry, fresh_caps }
     }
 
-    /// Buyers that want this lead (vertical, state, ZIP, attributes), are not in `exclude`,
-    /// and can take it now (not paused, within their schedule, below their caps, circuit
-    /// closed), by index, into `out` (cleared first); the half-open circuits' probes among them
-    /// also go to `out.probes`.
-    pub fn select(&self, lead: &Lead, publisher_id: &str, exclude: &[Arc<str>], now: UnixMs, out: &mut Selection) {
+    /// Buyers of the `wanted` tier and lead kind that want this lead (vertical, state, ZIP,
+    /// attributes; a test lead only buyers in test mode), are not in `exclude`, and can take it
+    /// now (not paused, within their schedule, below their caps, circuit closed), by index, into
+    /// `out` (cleared first); the half-open circuits' probes among them also go to `out.probes`.
+    pub fn select(
+        &self,
+        lead: Profile<'_>,
+        publisher_id: &str,
+        exclude: &[Arc<str>],
+        wanted: Wanted,
+        now: UnixMs,
+        out: &mut Selection,
+    ) {
         out.probes.clear();
         self.eligibility.select(lead, &mut out.buyers);
         out.buyers.retain(|&i| {
             let buyer = &self.buyers[i as usize];
-            if exclude.contains(&buyer.id) {
+            let kind = (wanted.exclusive && buyer.buys_exclusive) || (wanted.shared && buyer.buys_shared);
+            if buyer.tier != wanted.tier || !kind || (lead.test && !buyer.test_mode) || exclude.contains(&buyer.id) {
                 return false;
             }
             match buyer.availability(publisher_id, now) {
@@ -255,6 +329,20 @@ impl Registry {
             if let Some(caps) = by_id.get(sale.buyer_id.as_str()).and_then(|b| b.caps.as_ref()) {
                 caps.restore(&sale.publisher_id, Micros(sale.price), sale.at, now);
             }
+        }
+    }
+
+    /// The tiers of enabled buyers, ascending.
+    pub fn tiers(&self) -> &[u8] {
+        &self.tiers
+    }
+
+    /// `publisher_id`'s terms for a lead of `vertical` (an unknown publisher: exclusive, paid
+    /// all of the price).
+    pub fn terms(&self, publisher_id: &str, vertical: &str) -> Terms {
+        match self.publishers.get(publisher_id) {
+            Some(p) => Terms { sharing: p.sharing(vertical), payout: p.payout },
+            None => Terms { sharing: Sharing::EXCLUSIVE, payout: Payout::default() },
         }
     }
 

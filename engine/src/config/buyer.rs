@@ -17,9 +17,9 @@ use crate::protocol::money::Micros;
 pub struct BuyerConfig {
     /// Buyer id: in metrics, answers and logs.
     pub id: String,
-    /// Where pings go.
-    #[serde(deserialize_with = "de::http_uri")]
-    pub ping_url: http::Uri,
+    /// Where pings go (a fixed-price buyer, never pinged, may leave it out).
+    #[serde(default, deserialize_with = "de::optional_http_uri")]
+    pub ping_url: Option<http::Uri>,
     /// Where posts go.
     #[serde(deserialize_with = "de::http_uri")]
     pub post_url: http::Uri,
@@ -81,9 +81,57 @@ pub struct BuyerConfig {
     /// Payload mapping for a buyer that does not speak v1 (docs/buyers.md, "Payload mapping").
     #[serde(default)]
     pub mapping: Option<super::MappingConfig>,
+    /// Priority tier, 1 (default) to 10: tier 1's auction runs first; a lead unsold there goes
+    /// to the next tier, within the total budget.
+    #[serde(default = "first_tier")]
+    pub tier: u8,
+    /// A fixed-price buyer is never pinged: it takes posts at this price and ranks at it.
+    #[serde(default)]
+    pub fixed_price: Option<Micros>,
+    /// Share of turns among equal offers (weighted round robin), 1 (default) to 1000.
+    #[serde(default = "one_turn")]
+    pub round_robin_weight: u32,
+    /// What it buys: exclusive leads (the default), shared leads, or both.
+    #[serde(default = "exclusive_only")]
+    pub lead_types: Vec<LeadType>,
+    /// Also receives test leads; a test lead reaches only buyers with this on.
+    #[serde(default)]
+    pub test_mode: bool,
+    /// How long the buyer honours a bid: bounds how long a publisher's ping holds it.
+    #[serde(default)]
+    pub bid_ttl_ms: Option<u32>,
     /// The entry as written, as JSON: what the admin API shows and merges changes over.
     #[serde(skip)]
     pub doc: super::EntryDoc,
+}
+
+/// What kind of lead a buyer buys.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LeadType {
+    /// Sold to it alone.
+    Exclusive,
+    /// Sold to it and up to a few other buyers.
+    Shared,
+}
+
+fn first_tier() -> u8 {
+    1
+}
+
+fn one_turn() -> u32 {
+    1
+}
+
+fn exclusive_only() -> Vec<LeadType> {
+    vec![LeadType::Exclusive]
+}
+
+impl BuyerConfig {
+    /// Whether it buys leads of `kind`.
+    pub fn buys(&self, kind: LeadType) -> bool {
+        self.lead_types.contains(&kind)
+    }
 }
 
 fn yes() -> bool {
@@ -327,6 +375,27 @@ impl BuyerConfig {
             return Err(("attributes", format!("`{attr}` has its own key: use `{attr}s`")));
         }
         self.breaker.validate()?;
+        match (&self.ping_url, self.fixed_price) {
+            (None, None) => {
+                return Err(("ping_url", "required (only a buyer with a `fixed_price` is never pinged)".into()));
+            }
+            (_, Some(price)) if !price.is_positive() || price > config.auction.max_bid => {
+                return Err(("fixed_price", "must be above 0 and at most auction.max_bid".into()));
+            }
+            _ => {}
+        }
+        if !(1..=10).contains(&self.tier) {
+            return Err(("tier", "must be between 1 and 10".into()));
+        }
+        if !(1..=1000).contains(&self.round_robin_weight) {
+            return Err(("round_robin_weight", "must be between 1 and 1000".into()));
+        }
+        if self.lead_types.is_empty() {
+            return Err(("lead_types", "list \"exclusive\", \"shared\" or both".into()));
+        }
+        if self.bid_ttl_ms == Some(0) {
+            return Err(("bid_ttl_ms", "must be at least 1".into()));
+        }
         if let Some(attr) = self.attributes.keys().find(|k| !crate::protocol::lead::is_valid_vertical(k)) {
             return Err((
                 "attributes",

@@ -84,6 +84,11 @@ pub fn http_uri<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Uri, D::Er
     }
 }
 
+/// An optional absolute http(s) URL.
+pub fn optional_http_uri<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<Uri>, D::Error> {
+    http_uri(deserializer).map(Some)
+}
+
 /// Extra request headers, checked for valid names and values.
 pub type Headers = Vec<(HeaderName, HeaderValue)>;
 

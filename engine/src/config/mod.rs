@@ -11,6 +11,8 @@ mod dedupe;
 mod entries;
 mod live;
 mod mapping;
+mod ping_post;
+mod publisher;
 mod rate_limits;
 mod schedule;
 
@@ -21,7 +23,7 @@ use serde::Deserialize;
 
 use crate::protocol::money::Micros;
 
-pub use buyer::{AttrRule, BuyerBreakerConfig, BuyerConfig, RuleValue, TransportKind, ZipFilter};
+pub use buyer::{AttrRule, BuyerBreakerConfig, BuyerConfig, LeadType, RuleValue, TransportKind, ZipFilter};
 pub use caps::{Caps, Limit, Period};
 /// The `headers` table check, shared with the webhook API (same names refused, same errors).
 pub use de::check_id;
@@ -33,6 +35,8 @@ pub use live::LiveConfig;
 pub use mapping::{
     AcceptRulesConfig, BidRulesConfig, Encoding, FieldConfig, MappingConfig, MessageConfig, OneOrMany, RuleConfig,
 };
+pub use ping_post::PingPostConfig;
+pub use publisher::{Payout, PublisherConfig, Sharing, SharingMode, SharingRule, Split};
 pub use rate_limits::{RateLimit, RateLimits};
 pub use schedule::{Hours, MINUTES_PER_DAY, Schedule, TimeRange};
 
@@ -72,6 +76,9 @@ pub struct Config {
     /// Return reasons buyers may give (the defaults when `[returns]` is absent).
     #[serde(default)]
     pub returns: ReturnsConfig,
+    /// Publishers' ping/post: how long bids are held, the ping shield.
+    #[serde(default)]
+    pub ping_post: PingPostConfig,
     /// Webhook delivery settings.
     #[serde(default)]
     pub delivery: DeliveryConfig,
@@ -142,22 +149,6 @@ pub struct IntakeConfig {
     /// On SIGTERM, how long in-flight auctions get to finish.
     #[serde(default = "defaults::shutdown_grace_ms")]
     pub shutdown_grace_ms: u64,
-}
-
-/// `[[publishers]]`: who may send leads.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct PublisherConfig {
-    /// Publisher id.
-    pub id: String,
-    /// SHA-256 of the publisher's key, in hex; the key itself is never stored.
-    pub key_sha256: KeyDigest,
-    /// A disabled publisher's key is refused with 403.
-    #[serde(default = "defaults::yes")]
-    pub enabled: bool,
-    /// The entry as written, as JSON: what the admin API shows and merges changes over.
-    #[serde(skip)]
-    pub doc: EntryDoc,
 }
 
 /// `[[admins]]`: operators' keys.
@@ -407,8 +398,9 @@ impl Config {
         for (n, w) in self.webhooks.iter().enumerate() {
             w.validate(&self.delivery).map_err(|(field, m)| key_err(format!("webhooks[{n}].{field}"), &m))?;
         }
+        self.ping_post.validate().map_err(|(field, m)| key_err(format!("ping_post.{field}"), m))?;
         for (n, p) in self.publishers.iter().enumerate() {
-            de::check_id(&p.id).map_err(|m| key_err(format!("publishers[{n}].id"), m))?;
+            p.validate().map_err(|(field, m)| key_err(format!("publishers[{n}].{field}"), &m))?;
         }
         self.unique_keys()?;
         for (n, b) in self.buyers.iter().enumerate() {

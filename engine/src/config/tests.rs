@@ -119,7 +119,7 @@ fn design_example_loads_with_defaults_and_parsed_values() {
     assert_eq!(config.buyers.len(), 1);
     let acme = &config.buyers[0];
     assert_eq!(acme.id, "acme");
-    assert_eq!(acme.ping_url, "http://127.0.0.1:9001/acme/ping");
+    assert_eq!(acme.ping_url.as_ref().map(ToString::to_string).as_deref(), Some("http://127.0.0.1:9001/acme/ping"));
     assert_eq!(acme.post_url, "http://127.0.0.1:9001/acme/post");
     assert_eq!(acme.verticals, ["auto_insurance"]);
     let wa = State::parse("WA").expect("WA");

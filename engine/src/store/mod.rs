@@ -373,10 +373,12 @@ pub struct AuctionFinished {
     pub lead_id: String,
     /// `sold` or `unsold`.
     pub outcome: &'static str,
-    /// The buyer that bought it.
+    /// The buyer that bought it (a shared lead: the first sale's).
     pub buyer_id: Option<String>,
-    /// The price it sold at, micro-units.
+    /// The price it sold at, micro-units (a shared lead: the sum of its sales).
     pub price: Option<i64>,
+    /// Every sale, in the order made (one for an exclusive lead, up to N for a shared one).
+    pub sales: Vec<NewSale>,
     /// When the auction ended.
     pub finished_at: UnixMs,
     /// Phase times, milliseconds.
@@ -395,6 +397,20 @@ pub struct AuctionFinished {
     pub answer: Bytes,
 }
 
+/// One sale of a lead to a buyer: what the buyer pays, cut into the publisher's payout and the
+/// broker's margin (`price == payout + margin`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewSale {
+    /// The buyer.
+    pub buyer_id: String,
+    /// What the buyer pays, micro-units.
+    pub price: i64,
+    /// What the publisher is paid of it, micro-units.
+    pub payout: i64,
+    /// What the broker keeps, micro-units.
+    pub margin: i64,
+}
+
 /// One ping of an auction.
 #[derive(Debug, Clone)]
 pub struct PingRow {
@@ -402,7 +418,8 @@ pub struct PingRow {
     pub buyer_id: String,
     /// `pg_...`.
     pub ping_id: String,
-    /// `bid`, `no_bid`, `invalid`, `timeout`, `failed`.
+    /// `bid`, `no_bid`, `invalid`, `timeout`, `failed`; `fixed` for a fixed-price buyer's offer
+    /// (not pinged: no latency, no bid id).
     pub result: &'static str,
     /// The bid's price, micro-units.
     pub price: Option<i64>,

@@ -2,9 +2,10 @@
 //! filters are exactly what an operator would write); leads are built by hand.
 
 use super::*;
+
 use crate::config::Config;
 use crate::protocol::geo::Zip;
-use crate::protocol::lead::Contact;
+use crate::protocol::lead::{Contact, Lead};
 use proptest::prelude::*;
 
 /// The buyers of a config made of `[[buyers]]` tables.
@@ -74,7 +75,7 @@ fn auto(zip_text: &str, state_code: &str, extra: &[(&str, AttrValue)]) -> Lead {
 
 fn selected(index: &Eligibility, lead: &Lead) -> Vec<u32> {
     let mut out = Vec::new();
-    index.select(lead, &mut out);
+    index.select(lead.profile(), &mut out);
     out
 }
 
@@ -307,14 +308,14 @@ fn selection_is_in_config_order() {
 fn output_buffer_is_cleared_between_calls() {
     let index = build(&[buyer("wa", r#"states = ["WA"]"#), buyer("or", r#"states = ["OR"]"#)]);
     let mut out = vec![99, 98, 97];
-    index.select(&auto("98004", "WA", &[]), &mut out);
+    index.select(auto("98004", "WA", &[]).profile(), &mut out);
     assert_eq!(out, [0]);
-    index.select(&auto("97201", "OR", &[]), &mut out);
+    index.select(auto("97201", "OR", &[]).profile(), &mut out);
     assert_eq!(out, [1]);
-    index.select(&auto("10001", "NY", &[]), &mut out);
+    index.select(auto("10001", "NY", &[]).profile(), &mut out);
     assert!(out.is_empty(), "no buyer for the state");
     out.push(7);
-    index.select(&lead("unknown_vertical", "98004", "WA", &[]), &mut out);
+    index.select(lead("unknown_vertical", "98004", "WA", &[]).profile(), &mut out);
     assert!(out.is_empty(), "unknown vertical must clear too: {out:?}");
 }
 
@@ -439,7 +440,7 @@ proptest! {
         for l in &leads {
             let extra: Vec<(&str, AttrValue)> =
                 l.age.map(|a| ("age", num(serde_json::json!(a)))).into_iter().collect();
-            index.select(&lead(l.vertical, l.zip, l.state, &extra), &mut out);
+            index.select(lead(l.vertical, l.zip, l.state, &extra).profile(), &mut out);
             prop_assert_eq!(&out, &naive(&specs, l), "lead {:?}", l);
         }
     }

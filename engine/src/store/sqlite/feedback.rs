@@ -129,6 +129,12 @@ mod tests {
             outcome: "sold",
             buyer_id: Some("acme".into()),
             price: Some(12_500_000),
+            sales: vec![crate::store::NewSale {
+                buyer_id: "acme".into(),
+                price: 12_500_000,
+                payout: 12_500_000,
+                margin: 0,
+            }],
             finished_at: T0,
             ping_ms: 1.0,
             post_ms: 1.0,

@@ -126,6 +126,7 @@ fn sold(lead_id: &str, pings: usize, rejected_first: bool, at: UnixMs) -> Write 
         outcome: "sold",
         buyer_id: Some("b1".to_owned()),
         price: Some(12_500_000),
+        sales: vec![crate::store::NewSale { buyer_id: "b1".into(), price: 12_500_000, payout: 12_500_000, margin: 0 }],
         finished_at: at,
         ping_ms: 40.0,
         post_ms: 20.0,
