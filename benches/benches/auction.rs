@@ -19,22 +19,22 @@ use tokio::time::Instant;
 
 const BUYERS: usize = 10;
 
-fn setup(controls: bool) -> (Registry, Auctioneer<InstantBuyers>) {
+fn setup(controls: bool) -> (Arc<Registry>, Auctioneer<InstantBuyers>) {
     engine::ops::metrics::install();
     let config = if controls { config_with_controlled_buyers(BUYERS, true) } else { config_with_buyers(BUYERS, true) };
-    let registry = Registry::from_config(&config);
+    let registry = Arc::new(Registry::from_config(&config));
     let settings = Settings::from_config(&Default::default());
     (registry, Auctioneer::new(instant_buyers(), settings))
 }
 
-async fn one_auction(registry: &Registry, auctioneer: &Auctioneer<InstantBuyers>) -> Duration {
+async fn one_auction(registry: &Arc<Registry>, auctioneer: &Auctioneer<InstantBuyers>) -> Duration {
     let start = Instant::now();
     let lead = validate::lead(LEAD).expect("valid");
     let lead_id: Arc<str> = engine::protocol::ids::lead_id().into();
     let offer = Offer { publisher_id: "pub1", exclude: &[] };
     let record = auctioneer.run(registry, &lead, lead_id, start, offer).await;
     assert_eq!(record.pings.len(), BUYERS);
-    assert!(record.sale.is_some());
+    assert_eq!(record.sales.len(), 1);
     let answer = serde_json::to_vec(&record.answer()).expect("serializes");
     std::hint::black_box(answer);
     start.elapsed()

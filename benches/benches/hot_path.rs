@@ -77,6 +77,7 @@ fn ranking(c: &mut Criterion) {
             score: Micros::from_units(5 + (i as i64 * 7) % 11),
             answered_at: Duration::from_micros(100 * (10 - i as u64)),
             ping: i,
+            turn: 0,
         })
         .collect();
     c.bench_function("rank_10_bids", |b| {

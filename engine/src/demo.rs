@@ -145,9 +145,9 @@ impl Figures {
 
     fn add(&mut self, (_, record): &Finished) {
         self.auctions += 1;
-        if let Some(sale) = &record.sale {
+        if !record.sales.is_empty() {
             self.sold += 1;
-            self.revenue = Micros(self.revenue.0 + sale.price.0);
+            self.revenue = Micros(self.revenue.0 + record.revenue().0);
         }
         let micros = u64::try_from(record.times.total.as_micros()).unwrap_or(u64::MAX);
         let _ = self.total_ms.record(micros.clamp(1, MAX_RECORDED_MS * 1000));

@@ -135,9 +135,10 @@ async fn concurrent_leads_with_the_same_phone_get_exactly_one_auction() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_idempotent_retry_replays_its_answer_and_test_leads_are_not_deduped() {
-    let fake = FakeBuyers::start(&[("acme", Behavior::bid("\"7.25\""))]).await;
+    let fake = FakeBuyers::start(&[("acme", Behavior::bid("\"7.25\"")), ("sandbox", Behavior::bid("\"1.00\""))]).await;
     let dir = tempfile::tempdir().unwrap();
-    let engine = Engine::start(&toml(&dir.path().join("engine.db"), "", &fake.buyer_toml("acme", ""))).await;
+    let buyers = fake.buyer_toml("acme", "") + &fake.buyer_toml("sandbox", "test_mode = true");
+    let engine = Engine::start(&toml(&dir.path().join("engine.db"), "", &buyers)).await;
     let body = lead("auto_insurance", "+12065550100", "jane@example.com");
     let first = engine.lead_with(&body, &[("idempotency-key", "k1")]).await;
     let retry = engine.lead_with(&body, &[("idempotency-key", "k1")]).await;

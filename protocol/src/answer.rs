@@ -32,19 +32,36 @@ impl Outcome {
     }
 }
 
-/// `200` body of `POST /v1/leads`.
+/// `200` body of `POST /v1/leads` (and of `POST /v1/post`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct LeadAnswer {
     /// The engine's id for the lead.
     pub lead_id: String,
     /// Sold, unsold or duplicate.
     pub outcome: Outcome,
-    /// The price the lead sold at (null unless sold).
+    /// What the publisher is paid for the lead (null unless sold): the buyers' price less the
+    /// broker's margin, over every sale of a shared lead. With no margin configured, the price
+    /// the lead sold at.
     pub price: Option<Micros>,
-    /// The buyer that bought it (null unless sold).
+    /// The buyer that bought it (null unless sold; a shared lead: the first).
     pub buyer_id: Option<String>,
+    /// Every sale, with what the publisher is paid of it (extends v1; empty unless sold).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub sales: Vec<SaleAnswer>,
+    /// A test lead: never billed (extends v1; present only when true).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub test: bool,
     /// Where the time went, in milliseconds (fractional).
     pub timings_ms: Timings,
+}
+
+/// One sale of a lead, as its publisher sees it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SaleAnswer {
+    /// The buyer.
+    pub buyer_id: String,
+    /// What the publisher is paid for this sale.
+    pub price: Micros,
 }
 
 /// Phase durations in milliseconds.

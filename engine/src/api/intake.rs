@@ -115,7 +115,7 @@ impl<T: Transport> Intake<T> {
                 None => Admitted::unchecked(),
                 Some(Verdict::Admit(admitted)) => admitted,
                 Some(Verdict::Duplicate) => {
-                    let answer = duplicate_answer(&lead_id, started);
+                    let answer = duplicate_answer(&lead_id, lead.test, started);
                     // Stored before it is answered, like any lead that gets a 2xx.
                     let writes = journal::duplicate(&lead_id, &publisher.id, &lead, key, answer.clone());
                     journal.write(writes).await.map_err(store_busy)?;
@@ -141,7 +141,7 @@ impl<T: Transport> Intake<T> {
             let offer = Offer { publisher_id: &publisher.id, exclude: &exclude };
             let record = auctioneer.run(&registry, &lead, Arc::clone(&lead_id), started, offer).await;
             in_flight.decrement(1.0);
-            if let Some(sale) = &record.sale {
+            for sale in &record.sales {
                 person.bought(&sale.buyer_id, crate::store::now_ms());
             }
             // Serializing the answer struct cannot fail.
@@ -185,12 +185,14 @@ fn store_busy(error: StoreError) -> ApiError {
 }
 
 /// The answer to a duplicate: no auction, so no price, buyer, ping or post time.
-fn duplicate_answer(lead_id: &str, started: Instant) -> Bytes {
+fn duplicate_answer(lead_id: &str, test: bool, started: Instant) -> Bytes {
     let answer = LeadAnswer {
         lead_id: lead_id.to_owned(),
         outcome: Outcome::Duplicate,
         price: None,
         buyer_id: None,
+        sales: Vec::new(),
+        test,
         timings_ms: Timings::from_durations(Duration::ZERO, Duration::ZERO, started.elapsed()),
     };
     // Serializing the answer struct cannot fail.

@@ -1,5 +1,7 @@
 //! The cascade: which ranked bid to post to next, and for how long, given the time already
-//! spent and the total budget. A plain state machine of its inputs; the auction does the I/O.
+//! spent and the total budget, until the lead has all the sales it may have (one when
+//! exclusive; up to N when shared, each to a different bid). A plain state machine of its
+//! inputs; the auction does the I/O.
 
 use std::time::Duration;
 
@@ -24,7 +26,7 @@ pub enum Step {
 /// Why the cascade ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum StopReason {
-    /// A buyer accepted.
+    /// Buyers accepted as many sales as the lead may have.
     Sold,
     /// Every bid was tried.
     Exhausted,
@@ -37,13 +39,19 @@ pub enum StopReason {
 pub struct Cascade {
     len: usize,
     next: usize,
-    sold: bool,
+    sales: usize,
+    want: usize,
 }
 
 impl Cascade {
-    /// A cascade over `len` ranked bids.
+    /// A cascade over `len` ranked bids seeking one sale.
     pub fn new(len: usize) -> Cascade {
-        Cascade { len, next: 0, sold: false }
+        Cascade::seeking(len, 1)
+    }
+
+    /// A cascade over `len` ranked bids seeking up to `want` sales (a shared lead).
+    pub fn seeking(len: usize, want: usize) -> Cascade {
+        Cascade { len, next: 0, sales: 0, want: want.max(1) }
     }
 
     /// The next step, given the time since the auction started, the total budget, and the
@@ -54,7 +62,7 @@ impl Cascade {
         budget: Duration,
         post_timeout: impl Fn(usize) -> Option<Duration>,
     ) -> Step {
-        if self.sold {
+        if self.sales >= self.want {
             return Step::Stop(StopReason::Sold);
         }
         if self.next >= self.len {
@@ -72,7 +80,7 @@ impl Cascade {
 
     /// Records the result of the last post.
     pub fn record(&mut self, accepted: bool) {
-        self.sold |= accepted;
+        self.sales += usize::from(accepted);
     }
 }
 
@@ -101,6 +109,18 @@ mod tests {
         assert_eq!(cascade.next(MS(10), MS(1000), |_| None), Step::Stop(StopReason::Exhausted));
         let mut late = Cascade::new(2);
         assert_eq!(late.next(MS(998), MS(1000), |_| None), Step::Stop(StopReason::OutOfBudget));
+    }
+
+    #[test]
+    fn a_shared_lead_goes_down_the_ranking_until_it_has_its_sales() {
+        let mut cascade = Cascade::seeking(4, 2);
+        assert!(matches!(cascade.next(MS(0), MS(1000), |_| None), Step::Post { rank: 0, .. }));
+        cascade.record(true);
+        assert!(matches!(cascade.next(MS(10), MS(1000), |_| None), Step::Post { rank: 1, .. }));
+        cascade.record(false);
+        assert!(matches!(cascade.next(MS(20), MS(1000), |_| None), Step::Post { rank: 2, .. }));
+        cascade.record(true);
+        assert_eq!(cascade.next(MS(30), MS(1000), |_| None), Step::Stop(StopReason::Sold));
     }
 
     proptest! {

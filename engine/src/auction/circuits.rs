@@ -1,7 +1,8 @@
-//! Feeding buyers' circuit breakers from an auction: every ping's and post's result, after the
-//! cascade (the breaker's lock is never taken between the pings and the posts). A circuit
-//! that opens or closes becomes a `buyer.circuit_opened` / `buyer.circuit_closed` event of
-//! this auction.
+//! Feeding buyers' circuit breakers from an auction: every ping's result once its round's pings
+//! are in, every post's once the cascade is over (the breaker's lock is never taken while a
+//! buyer is being waited for). A fixed-price buyer's offer was no ping and says nothing. A
+//! circuit that opens or closes becomes a `buyer.circuit_opened` / `buyer.circuit_closed` event
+//! of this auction.
 //!
 //! Timeouts that most buyers of an auction share are not held against them: when the engine
 //! (or its network) is the one falling behind, every buyer misses the deadline at once, and
@@ -13,10 +14,10 @@ use std::sync::Arc;
 
 use super::record::{BuyerEvent, PingRecord, PingResult, PostRecord};
 
-/// What the auction knows beyond the records.
+/// What the auction knows beyond a round's ping records.
 #[derive(Debug, Clone, Copy)]
 pub struct Outcomes<'a> {
-    /// `eligible[i]` is the registry index of the buyer of ping `i`.
+    /// `eligible[i]` is the registry index of the buyer of the round's ping `i`.
     pub eligible: &'a [u32],
     /// Those pinged as their circuit's probe.
     pub probes: &'a [u32],
@@ -30,33 +31,39 @@ pub fn common_mode(timeouts: usize, pinged: usize) -> bool {
     pinged >= 3 && timeouts * 2 > pinged
 }
 
-/// Records every ping's and post's result; returns the circuits' transitions as events.
-pub fn record(pings: &[PingRecord], posts: &[PostRecord], mut outcomes: Outcomes<'_>) -> Vec<BuyerEvent> {
+/// Records one round's ping results into `events` (the circuits' transitions).
+pub fn record_pings(pings: &[PingRecord], mut outcomes: Outcomes<'_>, events: &mut Vec<BuyerEvent>) {
     let now = crate::store::now_ms();
+    let sent = pings.iter().filter(|p| !matches!(p.result, PingResult::Fixed { .. })).count();
     let timeouts = pings.iter().filter(|p| p.result == PingResult::Timeout).count();
-    outcomes.count_timeouts &= !common_mode(timeouts, pings.len());
-    let mut events = Vec::new();
-    let mut push = |ping: &PingRecord, opened: Option<bool>| {
-        if let Some(opened) = opened {
-            events.push(BuyerEvent::Circuit { buyer_id: Arc::clone(&ping.buyer.id), opened });
-        }
-    };
+    outcomes.count_timeouts &= !common_mode(timeouts, sent);
     for (ping, index) in pings.iter().zip(outcomes.eligible) {
         let probe = outcomes.probes.contains(index);
         let Some(circuit) = &ping.buyer.circuit else { continue };
-        if ping.result == PingResult::Timeout && !outcomes.count_timeouts {
+        match ping.result {
+            PingResult::Fixed { .. } => continue,
             // Not counted; a probe among them is given up after a cool-off (`Circuit::admit`).
-            continue;
+            PingResult::Timeout if !outcomes.count_timeouts => continue,
+            _ => push(events, ping, circuit.record(ping.result.health(), probe, now)),
         }
-        push(ping, circuit.record(ping.result.health(), probe, now));
     }
+}
+
+/// Records every post's result into `events`.
+pub fn record_posts(pings: &[PingRecord], posts: &[PostRecord], events: &mut Vec<BuyerEvent>) {
+    let now = crate::store::now_ms();
     for post in posts {
         let ping = &pings[post.ping];
         if let Some(circuit) = &ping.buyer.circuit {
-            push(ping, circuit.record(post.result.health(), false, now));
+            push(events, ping, circuit.record(post.result.health(), false, now));
         }
     }
-    events
+}
+
+fn push(events: &mut Vec<BuyerEvent>, ping: &PingRecord, opened: Option<bool>) {
+    if let Some(opened) = opened {
+        events.push(BuyerEvent::Circuit { buyer_id: Arc::clone(&ping.buyer.id), opened });
+    }
 }
 
 #[cfg(test)]

@@ -1,4 +1,5 @@
-//! Ping fan-out: every eligible buyer at once, one deadline.
+//! Ping fan-out: every eligible buyer at once, one deadline. A fixed-price buyer is not
+//! pinged: its fixed price stands as its bid (checked against the floor like any bid).
 //!
 //! Each ping runs as its own task so that, at the deadline, the auction simply stops waiting
 //! while a late answer is still read to the end off the auction's path: the HTTP/1.1
@@ -14,9 +15,9 @@ use tokio::time::{Instant, timeout, timeout_at};
 use super::rank::{self, Candidate};
 use super::record::{PingRecord, PingResult};
 use crate::buyers::{Buyer, PingView, Registry};
-use crate::protocol::bid::{BidVerdict, PriceLimits};
+use crate::protocol::bid::{BidVerdict, InvalidBid, PriceLimits};
 use crate::protocol::ids;
-use crate::protocol::lead::Lead;
+use crate::protocol::lead::Profile;
 use crate::protocol::money::Micros;
 use crate::protocol::ping::PingTemplate;
 use crate::transport::{Exchange, ExchangeKind, Reply, Transport, TransportError};
@@ -43,23 +44,44 @@ pub struct PingPhase {
 type Answer = (usize, Result<Result<Reply, TransportError>, tokio::time::error::Elapsed>, Instant);
 
 /// Pings `eligible` buyers for `lead` and collects their answers until every buyer has
-/// answered or `deadline` (minus [`TIMER_SLACK`]) passes.
+/// answered or `deadline` (minus [`TIMER_SLACK`]) passes. Candidates' `ping` indices count from
+/// `first` (the pings of earlier rounds come before).
+#[allow(clippy::too_many_arguments)] // One call site; a struct of them would only rename them.
 pub async fn ping_all<T: Transport>(
     transport: &T,
     registry: &Registry,
     eligible: &[u32],
-    lead: &Lead,
+    lead: Profile<'_>,
     floor: Micros,
     start: Instant,
     deadline: Instant,
+    first: usize,
 ) -> PingPhase {
-    let template = PingTemplate::new(&lead.vertical, &lead.attributes, lead.test);
+    let template = PingTemplate::new(lead.vertical, lead.attributes, lead.test);
     let wait_until = deadline.checked_sub(TIMER_SLACK).unwrap_or(deadline).max(start);
     let mut records = Vec::with_capacity(eligible.len());
     let mut cutoffs = Vec::with_capacity(eligible.len());
     let mut tasks = JoinSet::new();
+    let mut candidates = Vec::new();
+    let mut pending = 0;
     for (slot, &index) in eligible.iter().enumerate() {
         let buyer = registry.buyer(index);
+        if let Some(fixed) = buyer.fixed_price {
+            let result = match fixed_bid(fixed, limits(buyer, floor)) {
+                Ok(price) => {
+                    let score = rank::score(price, buyer.weight);
+                    let turn = buyer.turns.pass();
+                    candidates.push(Candidate { price, score, answered_at: Duration::ZERO, ping: first + slot, turn });
+                    PingResult::Fixed { price }
+                }
+                Err(reason) => PingResult::Invalid(reason),
+            };
+            let ping_id = ids::ping_id().into();
+            records.push(PingRecord { buyer: Arc::clone(buyer), ping_id, result, latency: None });
+            cutoffs.push(wait_until);
+            continue;
+        }
+        pending += 1;
         let cutoff = buyer.ping_timeout.map_or(wait_until, |t| wait_until.min(start + t));
         // At least 1: a buyer told `0` would be told it has already lost.
         let tmax_ms = cutoff.saturating_duration_since(Instant::now()).as_millis().clamp(1, u32::MAX.into()) as u32;
@@ -73,8 +95,8 @@ pub async fn ping_all<T: Transport>(
                 &PingView {
                     ping_id: &ping_id,
                     tmax_ms,
-                    vertical: &lead.vertical,
-                    attributes: &lead.attributes,
+                    vertical: lead.vertical,
+                    attributes: lead.attributes,
                     test: lead.test,
                 },
             ),
@@ -93,8 +115,6 @@ pub async fn ping_all<T: Transport>(
         cutoffs.push(cutoff);
     }
 
-    let mut candidates = Vec::new();
-    let mut pending = records.len();
     let mut slowest = Duration::ZERO;
     while pending > 0 {
         let (slot, result, at): Answer = match timeout_at(wait_until, tasks.join_next()).await {
@@ -118,7 +138,8 @@ pub async fn ping_all<T: Transport>(
             Ok(Ok(reply)) => match record.buyer.judge_bid(reply.status, &reply.body, limits(&record.buyer, floor)) {
                 BidVerdict::Bid { price, bid_id } => {
                     let score = rank::score(price, record.buyer.weight);
-                    candidates.push(Candidate { price, score, answered_at: latency, ping: slot });
+                    let turn = record.buyer.turns.pass();
+                    candidates.push(Candidate { price, score, answered_at: latency, ping: first + slot, turn });
                     PingResult::Bid { price, bid_id }
                 }
                 BidVerdict::NoBid => PingResult::NoBid,
@@ -140,6 +161,18 @@ pub fn limits(buyer: &Buyer, floor: Micros) -> PriceLimits {
     PriceLimits { floor: buyer.limits.floor.max(floor), max: buyer.limits.max }
 }
 
+/// A fixed price as a bid: invalid, like a bid would be, below the lead's floor or above the
+/// sanity maximum.
+fn fixed_bid(price: Micros, limits: PriceLimits) -> Result<Micros, InvalidBid> {
+    if price > limits.max {
+        Err(InvalidBid::AboveMax)
+    } else if price < limits.floor {
+        Err(InvalidBid::BelowFloor)
+    } else {
+        Ok(price)
+    }
+}
+
 /// Per-buyer metrics for one auction's pings.
 fn count(records: &[PingRecord]) {
     for record in records {
@@ -149,6 +182,7 @@ fn count(records: &[PingRecord]) {
         }
         match &record.result {
             PingResult::Bid { .. } => m.bids.increment(1),
+            PingResult::Fixed { .. } => {}
             PingResult::NoBid => m.no_bids.increment(1),
             PingResult::Invalid(reason) => m.invalid(*reason),
             PingResult::Timeout => m.timeouts.increment(1),

@@ -18,7 +18,7 @@ use crate::protocol::lead::{Attributes, Consent, Contact, Lead, Source};
 use crate::protocol::money::Micros;
 use crate::protocol::post::PostRejection;
 use crate::store::{
-    AuctionFinished, ContactKey, DuplicateClosed, IdempotencyKey, LeadReceived, NewEvent, PingRow, PostRow,
+    AuctionFinished, ContactKey, DuplicateClosed, IdempotencyKey, LeadReceived, NewEvent, NewSale, PingRow, PostRow,
     PostStarted, Store, StoreError, UnixMs, Write,
 };
 
@@ -183,39 +183,46 @@ pub fn finished(record: &AuctionRecord, publisher_id: &str, lead: &Lead, answer:
             latency_us: post.latency.as_micros() as i64,
         });
     }
-    let bids = record.pings.iter().filter(|p| matches!(p.result, PingResult::Bid { .. })).count();
-    let mut data = lead_data(lead_id, publisher_id, lead);
-    let kind = match &record.sale {
-        Some(sale) => {
-            data.insert("buyer_id".into(), json!(&*sale.buyer_id));
-            data.insert("price".into(), json!(sale.price.to_string()));
-            data.insert("bid".into(), json!(sale.bid.to_string()));
-            let buyer_lead_id = posts.last().and_then(|p| p.buyer_lead_id.clone());
-            data.insert("buyer_lead_id".into(), json!(buyer_lead_id));
-            EventType::LeadSold
-        }
-        None => {
-            data.insert("reason".into(), json!(unsold_reason(bids, record.posts.len(), record.capped)));
-            EventType::LeadUnsold
-        }
-    };
-    data.insert("pinged".into(), json!(record.pings.len()));
-    data.insert("bids".into(), json!(bids));
-    events.push(event(kind, lead_id, at, data));
+    let bids =
+        record.pings.iter().filter(|p| matches!(p.result, PingResult::Bid { .. } | PingResult::Fixed { .. })).count();
+    let pinged = record.pings.iter().filter(|p| !matches!(p.result, PingResult::Fixed { .. })).count();
+    // One `lead.sold` per sale (a shared lead has several), or one `lead.unsold`.
+    for sale in &record.sales {
+        let mut data = lead_data(lead_id, publisher_id, lead);
+        data.insert("buyer_id".into(), json!(&*sale.buyer_id));
+        data.insert("price".into(), json!(sale.price.to_string()));
+        data.insert("bid".into(), json!(sale.bid.to_string()));
+        data.insert("payout".into(), json!(sale.split.payout.to_string()));
+        data.insert("margin".into(), json!(sale.split.margin.to_string()));
+        let accepted = record.posts.iter().zip(&posts).find(|(post, _)| post.ping == sale.ping);
+        data.insert("buyer_lead_id".into(), json!(accepted.and_then(|(_, row)| row.buyer_lead_id.clone())));
+        data.insert("shared".into(), json!(record.sales.len() > 1));
+        data.insert("pinged".into(), json!(pinged));
+        data.insert("bids".into(), json!(bids));
+        events.push(event(EventType::LeadSold, lead_id, at, data));
+    }
+    if record.sales.is_empty() {
+        let mut data = lead_data(lead_id, publisher_id, lead);
+        data.insert("reason".into(), json!(unsold_reason(bids, record.posts.len(), record.capped)));
+        data.insert("pinged".into(), json!(pinged));
+        data.insert("bids".into(), json!(bids));
+        events.push(event(EventType::LeadUnsold, lead_id, at, data));
+    }
     events.extend(record.buyer_events.iter().map(|e| buyer_event(e, at)));
+    let first = record.sales.first();
     Write::AuctionFinished(Box::new(AuctionFinished {
         lead_id: lead_id.to_owned(),
         outcome: record.outcome().as_str(),
-        buyer_id: record.sale.as_ref().map(|s| s.buyer_id.to_string()),
-        price: record.sale.as_ref().map(|s| s.price.0),
+        buyer_id: first.map(|s| s.buyer_id.to_string()),
+        price: first.map(|_| record.revenue().0),
         sales: record
-            .sale
+            .sales
             .iter()
-            .map(|s| crate::store::NewSale {
+            .map(|s| NewSale {
                 buyer_id: s.buyer_id.to_string(),
                 price: s.price.0,
-                payout: s.price.0,
-                margin: 0,
+                payout: s.split.payout.0,
+                margin: s.split.margin.0,
             })
             .collect(),
         finished_at: at,
@@ -294,6 +301,7 @@ pub fn event(kind: EventType, lead_id: &str, at: UnixMs, data: Map<String, Value
 fn ping_row(ping: &super::record::PingRecord) -> PingRow {
     let (result, price, bid_id, reason) = match &ping.result {
         PingResult::Bid { price, bid_id } => ("bid", Some(price.0), bid_id.as_deref().map(str::to_owned), None),
+        PingResult::Fixed { price } => ("fixed", Some(price.0), None, None),
         PingResult::NoBid => ("no_bid", None, None, None),
         PingResult::Invalid(why) => ("invalid", None, None, Some(why.as_str().to_owned())),
         PingResult::Timeout => ("timeout", None, None, None),

@@ -92,7 +92,7 @@ mod tests {
         runtime.block_on(async {
             let settings = Settings::from_config(&Default::default());
             let auctioneer = Auctioneer::new(transport, settings);
-            let registry = Registry::from_config(&config);
+            let registry = std::sync::Arc::new(Registry::from_config(&config));
             let record =
                 auctioneer.run(&registry, &lead, "ld_test".into(), tokio::time::Instant::now(), Offer::default()).await;
             let (tx, rx) = mpsc::channel(1);

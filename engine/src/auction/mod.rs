@@ -1,12 +1,17 @@
 //! The auction: select eligible buyers, ping them all under one deadline, rank the valid bids,
-//! post down the ranking within the total budget, and return the full record. The decisions
-//! (rank, cascade) are plain functions in their own files; `fanout` and `posting` do the I/O.
+//! post down the ranking within the total budget, and return the full record. Buyers in
+//! priority tiers are auctioned tier by tier: a lead unsold in one goes to the next. The two
+//! phases are separate calls ([`Auctioneer::ping`], [`Auctioneer::post`]) so a publisher's
+//! ping can hold its bids ([`Held`]) until its post. The decisions (rank, plan, cascade,
+//! pricing) are plain functions in their own files; `fanout` and `posting` do the I/O.
 
 pub mod cascade;
 mod circuits;
 mod fanout;
+mod held;
 pub mod journal;
 pub mod log;
+pub mod plan;
 mod posting;
 pub mod pricing;
 pub mod rank;
@@ -18,16 +23,17 @@ use std::time::Duration;
 use tokio::time::Instant;
 
 pub use fanout::TIMER_SLACK;
+pub use held::Held;
 use journal::Journal;
 use record::{AuctionRecord, PhaseTimes};
 
-use crate::buyers::{Registry, Selection};
-use crate::config::Pricing;
+use crate::buyers::{Registry, Selection, Wanted};
+use crate::config::{Pricing, SharingMode};
 use crate::ops::metrics::EngineMetrics;
-use crate::protocol::lead::Lead;
+use crate::protocol::lead::{Lead, Profile};
 use crate::protocol::money::Micros;
 use crate::transport::Transport;
-use posting::Bids;
+use posting::{Bids, Posted};
 
 /// Auction timings.
 #[derive(Debug, Clone, Copy)]
@@ -62,7 +68,7 @@ const STARVED_AFTER: Duration = Duration::from_millis(20);
 /// Who an auction is for, and which buyers it must leave out.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Offer<'a> {
-    /// The publisher that sent the lead (per-publisher caps, and in the record).
+    /// The publisher that sent the lead (its terms, per-publisher caps, and in the record).
     pub publisher_id: &'a str,
     /// Buyers that must not be offered this lead (dedupe: they already bought this person).
     pub exclude: &'a [Arc<str>],
@@ -90,70 +96,145 @@ impl<T: Transport> Auctioneer<T> {
         self
     }
 
-    /// Auctions one validated lead. `start` is when intake began, so the budget and the
-    /// reported total include parsing and validation.
+    /// Auctions one validated lead: [`ping`](Self::ping) then [`post`](Self::post). `start` is
+    /// when intake began, so the budget and the reported total include parsing and validation.
     pub async fn run(
         &self,
-        registry: &Registry,
+        registry: &Arc<Registry>,
         lead: &Lead,
         lead_id: Arc<str>,
         start: Instant,
         offer: Offer<'_>,
     ) -> AuctionRecord {
-        let mut selection = Selection::default();
-        let wanted = crate::buyers::Wanted { tier: 1, exclusive: true, shared: false };
-        registry.select(
-            lead.profile(),
-            offer.publisher_id,
-            offer.exclude,
-            wanted,
-            crate::store::now_ms(),
-            &mut selection,
-        );
-        let floor = registry.vertical_floor(&lead.vertical);
-        let ping_started = Instant::now();
-        let deadline = ping_started + self.settings.ping_timeout;
-        let eligible = &selection.buyers;
-        let phase = fanout::ping_all(&self.transport, registry, eligible, lead, floor, ping_started, deadline).await;
-        let ping_time = ping_started.elapsed();
+        let held = self.ping(Arc::clone(registry), lead.profile(), offer, start).await;
+        self.post(held, lead, lead_id, start, offer).await
+    }
 
-        let mut ranked = phase.candidates;
-        rank::rank(&mut ranked);
-        let post_started = Instant::now();
-        let bids = Bids { pings: &phase.records, ranked: &ranked, floor };
-        let posted = self.post_cascade(lead, &lead_id, offer.publisher_id, bids, start).await;
-        let post_time = post_started.elapsed();
-        // Circuits learn after the cascade (no breaker lock between the pings and the posts).
-        // A ping phase that ended well past its deadline means this engine was starved of CPU:
-        // its timeouts say nothing about the buyers, so they are not held against them.
-        let starved = ping_time > self.settings.ping_timeout + STARVED_AFTER;
-        let outcomes = circuits::Outcomes { eligible, probes: &selection.probes, count_timeouts: !starved };
-        let mut buyer_events = circuits::record(&phase.records, &posted.posts, outcomes);
-        buyer_events.extend(posted.cap_events);
-        let (posts, sale) = (posted.posts, posted.sale);
-        let posts_waited: Duration = posts.iter().map(|p| p.latency).sum();
+    /// The ping phase: tier by tier (ascending), pings the eligible buyers of the kinds of lead
+    /// the publisher's sharing rule offers, under one deadline per tier, until a tier brings
+    /// valid bids, the tiers run out, or the total budget (from `start`) does. The bids are
+    /// held, ranked, with the tiers not yet pinged. Only the lead's profile is needed: no contact
+    /// data exists here.
+    pub async fn ping(&self, registry: Arc<Registry>, lead: Profile<'_>, offer: Offer<'_>, start: Instant) -> Held {
+        let terms = registry.terms(offer.publisher_id, lead.vertical);
+        let floor = registry.vertical_floor(lead.vertical);
+        let mut held = Held::new(registry, terms, floor);
+        self.next_round(&mut held, lead, offer, start).await;
+        held.price(&self.settings);
+        held
+    }
+
+    /// The post phase: posts the full lead down the held bids (skipping buyers in
+    /// `offer.exclude`), one buyer at a time, until the lead has its sales or the bids or the
+    /// budget (from `start`) run out; a lead still unsold goes on to the tiers not yet pinged.
+    pub async fn post(
+        &self,
+        mut held: Held,
+        lead: &Lead,
+        lead_id: Arc<str>,
+        start: Instant,
+        offer: Offer<'_>,
+    ) -> AuctionRecord {
+        let mut posted = Posted::default();
+        let mut post_time = Duration::ZERO;
+        loop {
+            let mut ranked = std::mem::take(&mut held.ranked);
+            ranked.retain(|c| !offer.exclude.contains(&held.pings[c.ping].buyer.id));
+            let post_started = Instant::now();
+            let bids = Bids { pings: &held.pings, ranked: &ranked, floor: held.floor, want: held.want };
+            self.post_cascade(lead, &lead_id, offer.publisher_id, bids, held.terms.payout, start, &mut posted).await;
+            post_time += post_started.elapsed();
+            if !posted.sales.is_empty() || !held.tiers_left() {
+                break;
+            }
+            self.next_round(&mut held, lead.profile(), offer, start).await;
+            if held.ranked.is_empty() {
+                break;
+            }
+        }
+        circuits::record_posts(&held.pings, &posted.posts, &mut held.buyer_events);
+        held.buyer_events.extend(posted.cap_events);
         let times = PhaseTimes {
-            ping: ping_time,
+            ping: held.ping_time,
             post: post_time,
             total: start.elapsed(),
-            buyers: phase.waited + posts_waited,
+            buyers: held.waited + posted.waited,
         };
-        let capped = posted.capped;
-        let record = AuctionRecord { lead_id, pings: phase.records, posts, sale, capped, buyer_events, times };
+        let record = AuctionRecord {
+            lead_id,
+            test: lead.test,
+            pings: held.pings,
+            posts: posted.posts,
+            sales: posted.sales,
+            capped: posted.capped,
+            buyer_events: held.buyer_events,
+            times,
+        };
         self.count(&record);
         record
     }
 
+    /// Pings the next tiers until one brings bids (left in `held.ranked`) or none is left or the
+    /// budget is spent.
+    async fn next_round(&self, held: &mut Held, lead: Profile<'_>, offer: Offer<'_>, start: Instant) {
+        let wanted_kinds = held.terms.sharing.mode;
+        let mut selection = Selection::default();
+        while let Some(tier) = held.next_tier() {
+            let left = self.settings.total_timeout.saturating_sub(start.elapsed());
+            if left < cascade::MIN_POST_BUDGET {
+                return;
+            }
+            let wanted = Wanted {
+                tier,
+                exclusive: wanted_kinds != SharingMode::Shared,
+                shared: wanted_kinds != SharingMode::Exclusive,
+            };
+            let now = crate::store::now_ms();
+            held.registry.select(lead, offer.publisher_id, offer.exclude, wanted, now, &mut selection);
+            if selection.buyers.is_empty() {
+                continue;
+            }
+            let ping_timeout = self.settings.ping_timeout.min(left);
+            let ping_started = Instant::now();
+            let deadline = ping_started + ping_timeout;
+            let eligible = &selection.buyers;
+            let (registry, first) = (&held.registry, held.pings.len());
+            let phase =
+                fanout::ping_all(&self.transport, registry, eligible, lead, held.floor, ping_started, deadline, first)
+                    .await;
+            let ping_time = ping_started.elapsed();
+            // A ping phase that ended well past its deadline means this engine was starved of
+            // CPU: its timeouts say nothing about the buyers, so they are not held against them.
+            let starved = ping_time > ping_timeout + STARVED_AFTER;
+            let outcomes = circuits::Outcomes { eligible, probes: &selection.probes, count_timeouts: !starved };
+            circuits::record_pings(&phase.records, outcomes, &mut held.buyer_events);
+            held.ping_time += ping_time;
+            held.waited += phase.waited;
+            held.pings.extend(phase.records);
+            let mut ranked = phase.candidates;
+            rank::rank(&mut ranked);
+            let pings = &held.pings;
+            let buyer = |c: &rank::Candidate| (pings[c.ping].buyer.buys_exclusive, pings[c.ping].buyer.buys_shared);
+            let plan = plan::plan(held.terms.sharing, ranked, buyer);
+            if !plan.ranked.is_empty() {
+                held.ranked = plan.ranked;
+                held.want = plan.want;
+                return;
+            }
+        }
+    }
+
     fn count(&self, record: &AuctionRecord) {
         let m = &self.metrics;
-        if record.sale.is_some() {
+        if !record.sales.is_empty() {
             m.sold.increment(1)
         } else {
             m.unsold.increment(1)
         }
         m.auction_seconds.record(record.times.total.as_secs_f64());
         m.overhead_seconds.record(record.overhead().as_secs_f64());
-        m.pings_sent.increment(record.pings.len() as u64);
+        let sent = record.pings.iter().filter(|p| !matches!(p.result, record::PingResult::Fixed { .. })).count();
+        m.pings_sent.increment(sent as u64);
     }
 
     /// Engine-wide metric handles (intake uses the in-flight gauge).

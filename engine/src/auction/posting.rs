@@ -1,5 +1,8 @@
 //! The post phase: the full lead to the best bid, then down the ranking on rejection, error or
-//! timeout, one buyer at a time, within the total budget. The order comes from
+//! timeout (and, for a shared lead, on acceptance too, until it has its sales), one buyer at a
+//! time, within the total budget. Each sale's price is cut into the publisher's payout and the
+//! broker's margin. A buyer posted to from a tie of equal bids has had its turn in the round
+//! robin. The order comes from
 //! [`Cascade`], the price from [`pricing`](super::pricing); this file does the I/O. Before a
 //! post the buyer's caps are reserved (a buyer whose cap filled during the auction is skipped)
 //! and the post's intent is journaled (when there is a journal: if that write fails, no more
@@ -10,10 +13,11 @@ use std::sync::Arc;
 use tokio::time::{Instant, timeout};
 
 use super::cascade::{Cascade, MIN_POST_BUDGET, Step};
-use super::rank::Candidate;
+use super::rank::{self, Candidate};
 use super::record::{BuyerEvent, PingRecord, PingResult, PostRecord, PostResult, Sale};
 use super::{Auctioneer, fanout, pricing};
 use crate::buyers::{PostView, Skip};
+use crate::config::Payout;
 use crate::protocol::ids;
 use crate::protocol::lead::Lead;
 use crate::protocol::money::Micros;
@@ -29,36 +33,42 @@ pub(super) struct Bids<'a> {
     pub ranked: &'a [Candidate],
     /// The lead's vertical floor.
     pub floor: Micros,
+    /// How many sales the lead may have.
+    pub want: usize,
 }
 
-/// What the post phase produced.
+/// What the post phase produced (over every tier posted to).
 #[derive(Debug, Default)]
 pub(super) struct Posted {
     /// Every post sent, in cascade order.
     pub posts: Vec<PostRecord>,
-    /// The sale, if a post was accepted.
-    pub sale: Option<Sale>,
-    /// The cap events the sale crossed.
+    /// The sales, in the order made.
+    pub sales: Vec<Sale>,
+    /// The cap events the sales crossed.
     pub cap_events: Vec<BuyerEvent>,
     /// Bids skipped because their buyer's cap filled during the auction.
     pub capped: usize,
+    /// Time spent waiting on buyers' posts.
+    pub waited: std::time::Duration,
 }
 
 impl<T: Transport> Auctioneer<T> {
-    /// Posts down the ranked candidates until one buyer accepts or the budget (counted from
-    /// `start`) runs out.
+    /// Posts down the ranked candidates until `want` buyers accept or the budget (counted from
+    /// `start`) runs out, adding to `posted`.
+    #[allow(clippy::too_many_arguments)] // One call site; a struct of them would only rename them.
     pub(super) async fn post_cascade(
         &self,
         lead: &Lead,
         lead_id: &str,
         publisher_id: &str,
         bids: Bids<'_>,
+        payout: Payout,
         start: Instant,
-    ) -> Posted {
+        posted: &mut Posted,
+    ) {
         let (transport, journal, settings) = (&self.transport, self.journal.as_ref(), &self.settings);
-        let Bids { pings, ranked, floor } = bids;
-        let mut posted = Posted::default();
-        let mut cascade = Cascade::new(ranked.len());
+        let Bids { pings, ranked, floor, want } = bids;
+        let mut cascade = Cascade::seeking(ranked.len(), want);
         let post_timeout = |rank: usize| pings[ranked[rank].ping].buyer.post_timeout;
         while let Step::Post { rank, timeout: limit } =
             cascade.next(start.elapsed(), settings.total_timeout, post_timeout)
@@ -126,6 +136,10 @@ impl<T: Transport> Auctioneer<T> {
                 Err(_) => PostResult::Timeout,
             };
             let latency = sent.elapsed();
+            posted.waited += latency;
+            if rank::tied(ranked, rank) {
+                buyer.turns.advance(buyer.round_robin_weight);
+            }
             let metrics = &ping.buyer.metrics;
             metrics.post_seconds.record(latency.as_secs_f64());
             let accepted = matches!(result, PostResult::Accepted { .. });
@@ -142,11 +156,9 @@ impl<T: Transport> Auctioneer<T> {
                     hold.commit(crate::store::now_ms(), &mut crossed);
                     posted.cap_events.extend(crossed.into_iter().map(BuyerEvent::Cap));
                 }
-                posted.sale =
-                    Some(Sale { ping: candidate.ping, buyer_id: Arc::clone(&buyer.id), price, bid: candidate.price });
-                return posted;
+                let (buyer_id, bid, split) = (Arc::clone(&buyer.id), candidate.price, payout.split(price));
+                posted.sales.push(Sale { ping: candidate.ping, buyer_id, price, bid, split });
             }
         }
-        posted
     }
 }

@@ -41,7 +41,7 @@ mod tests {
 
     fn bid(units_cents: i64, weight: f64, ping: usize) -> Candidate {
         let price = Micros(units_cents * 10_000);
-        Candidate { price, score: score(price, weight), answered_at: Duration::ZERO, ping }
+        Candidate { price, score: score(price, weight), answered_at: Duration::ZERO, ping, turn: 0 }
     }
 
     #[test]

@@ -1,6 +1,7 @@
 //! Ranking valid bids: highest score first (the price times the buyer's quality weight; the
-//! price itself for the default weight 1); equal scores by earlier answer; then by ping order
-//! so the result never depends on sort stability. A plain function of its input.
+//! price itself for the default weight 1); equal scores by the buyers' places in the weighted
+//! round robin ([`crate::buyers::rotation`]), then by earlier answer, then by ping order so the
+//! result never depends on sort stability. A plain function of its input.
 
 use std::time::Duration;
 
@@ -17,6 +18,8 @@ pub struct Candidate {
     pub answered_at: Duration,
     /// Index of the ping in the auction record.
     pub ping: usize,
+    /// The buyer's place in the round robin when the bid came (lower first among equal scores).
+    pub turn: u64,
 }
 
 /// The score of a bid at `price` from a buyer weighted `weight` (rounded to the micro-unit).
@@ -27,8 +30,19 @@ pub fn score(price: Micros, weight: f64) -> Micros {
 /// Sorts candidates best first.
 pub fn rank(candidates: &mut [Candidate]) {
     candidates.sort_unstable_by(|a, b| {
-        b.score.cmp(&a.score).then(a.answered_at.cmp(&b.answered_at)).then(a.ping.cmp(&b.ping))
+        b.score
+            .cmp(&a.score)
+            .then(a.turn.cmp(&b.turn))
+            .then(a.answered_at.cmp(&b.answered_at))
+            .then(a.ping.cmp(&b.ping))
     });
+}
+
+/// Whether the bid at `rank` of `ranked` (sorted) ties another on score: it got its place by
+/// its turn in the round robin.
+pub fn tied(ranked: &[Candidate], rank: usize) -> bool {
+    let score = ranked[rank].score;
+    (rank > 0 && ranked[rank - 1].score == score) || ranked.get(rank + 1).is_some_and(|c| c.score == score)
 }
 
 #[cfg(test)]
@@ -37,7 +51,13 @@ mod tests {
     use proptest::prelude::*;
 
     fn candidate(price: i64, at_ms: u64, ping: usize) -> Candidate {
-        Candidate { price: Micros(price), score: Micros(price), answered_at: Duration::from_millis(at_ms), ping }
+        Candidate {
+            price: Micros(price),
+            score: Micros(price),
+            answered_at: Duration::from_millis(at_ms),
+            ping,
+            turn: 0,
+        }
     }
 
     #[test]
@@ -57,6 +77,16 @@ mod tests {
         assert_eq!(bids[0].ping, 1);
         assert_eq!(bids[0].score, Micros(10_800_000));
         assert_eq!(bids[0].price, Micros(9_000_000), "the raw bid is kept next to the score");
+    }
+
+    #[test]
+    fn equal_scores_go_to_the_buyer_whose_turn_it_is_before_the_earlier_answer() {
+        let mut bids = [candidate(10, 5, 0), candidate(10, 30, 1), candidate(9, 1, 2)];
+        bids[0].turn = 2_000;
+        bids[1].turn = 1_000;
+        rank(&mut bids);
+        assert_eq!(bids.map(|c| c.ping), [1, 0, 2]);
+        assert!(tied(&bids, 0) && tied(&bids, 1) && !tied(&bids, 2));
     }
 
     proptest! {

@@ -7,7 +7,8 @@ use std::time::Duration;
 use crate::buyers::Buyer;
 use crate::buyers::caps::CapEvent;
 use crate::buyers::circuit::Health;
-use crate::protocol::answer::{LeadAnswer, Outcome, Timings};
+use crate::config::Split;
+use crate::protocol::answer::{LeadAnswer, Outcome, SaleAnswer, Timings};
 use crate::protocol::bid::InvalidBid;
 use crate::protocol::money::Micros;
 use crate::protocol::post::PostRejection;
@@ -18,12 +19,14 @@ use crate::transport::TransportError;
 pub struct AuctionRecord {
     /// The lead.
     pub lead_id: Arc<str>,
+    /// A test lead (never billed).
+    pub test: bool,
     /// One entry per buyer pinged, in ping order.
     pub pings: Vec<PingRecord>,
     /// Post attempts, in cascade order.
     pub posts: Vec<PostRecord>,
-    /// The sale, if any.
-    pub sale: Option<Sale>,
+    /// The sales, in the order made: none (unsold), one (exclusive), or up to N (shared).
+    pub sales: Vec<Sale>,
     /// Bids skipped in the cascade because a cap of their buyer filled first.
     pub capped: usize,
     /// Buyer events the auction caused (caps crossed, circuits moved), written with its
@@ -55,6 +58,11 @@ pub enum PingResult {
         price: Micros,
         /// The buyer's bid id.
         bid_id: Option<Box<str>>,
+    },
+    /// A fixed-price buyer's standing offer: it was not pinged.
+    Fixed {
+        /// Its fixed price.
+        price: Micros,
     },
     /// The buyer declined.
     NoBid,
@@ -95,7 +103,7 @@ pub enum PostResult {
     Failed(TransportError),
 }
 
-/// The sale.
+/// A sale to one buyer.
 #[derive(Debug, Clone)]
 pub struct Sale {
     /// Index into [`AuctionRecord::pings`] of the winning bid.
@@ -106,6 +114,8 @@ pub struct Sale {
     pub price: Micros,
     /// The buyer's bid.
     pub bid: Micros,
+    /// The price cut into the publisher's payout and the broker's margin.
+    pub split: Split,
 }
 
 /// An event about a buyer that an auction caused.
@@ -131,7 +141,9 @@ impl PingResult {
             PingResult::Timeout => Health::TimedOut,
             PingResult::Failed(_) => Health::Failed,
             PingResult::Invalid(InvalidBid::Status | InvalidBid::Malformed) => Health::Failed,
-            PingResult::Invalid(_) | PingResult::Bid { .. } | PingResult::NoBid => Health::Ok,
+            PingResult::Invalid(_) | PingResult::Bid { .. } | PingResult::Fixed { .. } | PingResult::NoBid => {
+                Health::Ok
+            }
         }
     }
 }
@@ -165,7 +177,17 @@ pub struct PhaseTimes {
 impl AuctionRecord {
     /// Sold or unsold.
     pub fn outcome(&self) -> Outcome {
-        if self.sale.is_some() { Outcome::Sold } else { Outcome::Unsold }
+        if self.sales.is_empty() { Outcome::Unsold } else { Outcome::Sold }
+    }
+
+    /// What the buyers pay in all.
+    pub fn revenue(&self) -> Micros {
+        Micros(self.sales.iter().map(|s| s.price.0).sum())
+    }
+
+    /// What the publisher is paid in all.
+    pub fn payout(&self) -> Micros {
+        Micros(self.sales.iter().map(|s| s.split.payout.0).sum())
     }
 
     /// The engine's own share of the auction time.
@@ -173,13 +195,21 @@ impl AuctionRecord {
         self.times.total.saturating_sub(self.times.buyers)
     }
 
-    /// The publisher's answer.
+    /// The publisher's answer: its price is the publisher's payout (what the buyers pay stays
+    /// with the broker), over every sale of a shared lead.
     pub fn answer(&self) -> LeadAnswer {
+        let first = self.sales.first();
         LeadAnswer {
             lead_id: self.lead_id.to_string(),
             outcome: self.outcome(),
-            price: self.sale.as_ref().map(|s| s.price),
-            buyer_id: self.sale.as_ref().map(|s| s.buyer_id.to_string()),
+            price: first.map(|_| self.payout()),
+            buyer_id: first.map(|s| s.buyer_id.to_string()),
+            sales: self
+                .sales
+                .iter()
+                .map(|s| SaleAnswer { buyer_id: s.buyer_id.to_string(), price: s.split.payout })
+                .collect(),
+            test: self.test,
             timings_ms: Timings::from_durations(self.times.ping, self.times.post, self.times.total),
         }
     }

@@ -71,7 +71,7 @@ pub struct Buyer {
     pub buys_exclusive: bool,
     /// Buys shared leads.
     pub buys_shared: bool,
-    /// Receives test leads.
+    /// In test mode: receives test leads, and only those.
     pub test_mode: bool,
     /// How long it honours a bid.
     pub bid_ttl: Option<Duration>,
@@ -285,7 +285,8 @@ impl Registry {
     }
 
     /// Buyers of the `wanted` tier and lead kind that want this lead (vertical, state, ZIP,
-    /// attributes; a test lead only buyers in test mode), are not in `exclude`, and can take it
+    /// attributes; a test lead only buyers in test mode, a real one only buyers out of it), are not
+    /// in `exclude`, and can take it
     /// now (not paused, within their schedule, below their caps, circuit closed), by index, into
     /// `out` (cleared first); the half-open circuits' probes among them also go to `out.probes`.
     pub fn select(
@@ -302,7 +303,7 @@ impl Registry {
         out.buyers.retain(|&i| {
             let buyer = &self.buyers[i as usize];
             let kind = (wanted.exclusive && buyer.buys_exclusive) || (wanted.shared && buyer.buys_shared);
-            if buyer.tier != wanted.tier || !kind || (lead.test && !buyer.test_mode) || exclude.contains(&buyer.id) {
+            if buyer.tier != wanted.tier || !kind || lead.test != buyer.test_mode || exclude.contains(&buyer.id) {
                 return false;
             }
             match buyer.availability(publisher_id, now) {

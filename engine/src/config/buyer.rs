@@ -94,7 +94,8 @@ pub struct BuyerConfig {
     /// What it buys: exclusive leads (the default), shared leads, or both.
     #[serde(default = "exclusive_only")]
     pub lead_types: Vec<LeadType>,
-    /// Also receives test leads; a test lead reaches only buyers with this on.
+    /// In test mode the buyer receives test leads (`"test": true`) and only those; out of it
+    /// (the default), only real leads.
     #[serde(default)]
     pub test_mode: bool,
     /// How long the buyer honours a bid: bounds how long a publisher's ping holds it.
@@ -390,8 +391,10 @@ impl BuyerConfig {
         if !(1..=1000).contains(&self.round_robin_weight) {
             return Err(("round_robin_weight", "must be between 1 and 1000".into()));
         }
-        if self.lead_types.is_empty() {
-            return Err(("lead_types", "list \"exclusive\", \"shared\" or both".into()));
+        if self.lead_types.is_empty()
+            || self.lead_types.iter().enumerate().any(|(i, t)| self.lead_types[..i].contains(t))
+        {
+            return Err(("lead_types", "list \"exclusive\", \"shared\" or both, each once".into()));
         }
         if self.bid_ttl_ms == Some(0) {
             return Err(("bid_ttl_ms", "must be at least 1".into()));

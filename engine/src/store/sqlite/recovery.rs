@@ -114,8 +114,15 @@ fn interrupted(conn: &Connection, lead_id: &str, now: UnixMs, wake: &mut bool) -
 /// The answer a publisher retry gets: no price (nothing was sold for sure), the buyer when in
 /// doubt, no timings (the auction's were lost with the process).
 fn answer(lead_id: &str, outcome: Outcome, buyer_id: Option<String>) -> Result<Vec<u8>, StoreError> {
-    let answer =
-        LeadAnswer { lead_id: lead_id.to_owned(), outcome, price: None, buyer_id, timings_ms: Timings::default() };
+    let answer = LeadAnswer {
+        lead_id: lead_id.to_owned(),
+        outcome,
+        price: None,
+        buyer_id,
+        sales: Vec::new(),
+        test: false,
+        timings_ms: Timings::default(),
+    };
     serde_json::to_vec(&answer).context("recovered answer")
 }
 

@@ -1,0 +1,113 @@
+//! Bids held between an auction's ping phase and its post phase: every ping so far, the
+//! ranked bids of the tier that brought some, how many sales the lead may have, the tiers not
+//! yet pinged, and what the bids are worth to the publisher. `POST /v1/leads` holds them for
+//! microseconds; a publisher's `POST /v1/ping` for up to `[ping_post] hold_ms`, until its post.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use super::rank::Candidate;
+use super::record::{BuyerEvent, PingRecord};
+use super::{Settings, fanout, pricing};
+use crate::buyers::{Registry, Terms};
+use crate::protocol::money::Micros;
+
+/// A lead's ping phase, done: its bids, held for its post.
+#[derive(Debug)]
+pub struct Held {
+    /// The buyer snapshot the auction started with (later tiers come from it too).
+    pub(super) registry: Arc<Registry>,
+    /// The publisher's terms for this lead.
+    pub(super) terms: Terms,
+    /// The lead's vertical floor.
+    pub(super) floor: Micros,
+    /// Every ping so far, of every tier pinged.
+    pub(super) pings: Vec<PingRecord>,
+    /// The bids to post down, best first (empty: none).
+    pub(super) ranked: Vec<Candidate>,
+    /// How many of them may buy the lead.
+    pub(super) want: usize,
+    /// Index in the registry's tiers of the next tier to ping.
+    next_tier: usize,
+    /// Time spent pinging, all rounds.
+    pub(super) ping_time: Duration,
+    /// Time spent waiting on buyers' pings.
+    pub(super) waited: Duration,
+    /// Circuit transitions so far.
+    pub(super) buyer_events: Vec<BuyerEvent>,
+    /// What the held bids pay the publisher, if they sell (set once the ping phase is over).
+    offer: Option<Micros>,
+    /// The shortest bid lifetime among the buyers the offer counts on.
+    bid_ttl: Option<Duration>,
+}
+
+impl Held {
+    pub(super) fn new(registry: Arc<Registry>, terms: Terms, floor: Micros) -> Held {
+        Held {
+            registry,
+            terms,
+            floor,
+            pings: Vec::new(),
+            ranked: Vec::new(),
+            want: 1,
+            next_tier: 0,
+            ping_time: Duration::ZERO,
+            waited: Duration::ZERO,
+            buyer_events: Vec::new(),
+            offer: None,
+            bid_ttl: None,
+        }
+    }
+
+    /// The next tier to ping, if any is left (and moves past it).
+    pub(super) fn next_tier(&mut self) -> Option<u8> {
+        let tier = self.registry.tiers().get(self.next_tier).copied();
+        self.next_tier += 1;
+        tier
+    }
+
+    /// Whether tiers are left to ping.
+    pub(super) fn tiers_left(&self) -> bool {
+        self.next_tier < self.registry.tiers().len()
+    }
+
+    /// Prices the held bids for the publisher: the payout of each bid that would sell (the
+    /// best, or the best N of a shared lead) at the price it would pay, summed.
+    pub(super) fn price(&mut self, settings: &Settings) {
+        let winners = self.want.min(self.ranked.len());
+        if winners == 0 {
+            return;
+        }
+        let mut offer = Micros(0);
+        let mut ttl: Option<Duration> = None;
+        for rank in 0..winners {
+            let buyer = &self.pings[self.ranked[rank].ping].buyer;
+            let floor = fanout::limits(buyer, self.floor).floor;
+            let price = pricing::clearing_price(settings.pricing, settings.price_step, &self.ranked, rank, floor);
+            offer = Micros(offer.0 + self.terms.payout.split(price).payout.0);
+            if let Some(own) = buyer.bid_ttl {
+                ttl = Some(ttl.map_or(own, |t| t.min(own)));
+            }
+        }
+        self.offer = Some(offer);
+        self.bid_ttl = ttl;
+    }
+
+    /// What the publisher is offered: its payout if the held bids sell as ranked (`None`: no
+    /// bid). If the best buyer then rejects the post, the lead goes down the ranking and pays
+    /// what that sale pays, never more.
+    pub fn offer(&self) -> Option<Micros> {
+        self.offer
+    }
+
+    /// How long the buyers the offer counts on honour their bids (`None`: no buyer said).
+    pub fn bid_ttl(&self) -> Option<Duration> {
+        self.bid_ttl
+    }
+
+    /// The circuit transitions the ping phase caused, taken out: a publisher's ping that may
+    /// never be posted writes them at once rather than with the lead's outcome.
+    pub fn take_buyer_events(&mut self) -> Vec<BuyerEvent> {
+        std::mem::take(&mut self.buyer_events)
+    }
+}
