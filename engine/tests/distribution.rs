@@ -2,6 +2,8 @@
 //! payouts, priority tiers, fixed-price buyers, weighted round robin among equal offers, test
 //! leads. Real sockets: the engine on 127.0.0.1:0 and fake buyers on another port.
 
+#![allow(clippy::unwrap_used)]
+
 mod common;
 
 use std::collections::BTreeSet;
