@@ -205,3 +205,15 @@ async fn test_leads_reach_only_test_mode_buyers_and_never_touch_caps() {
     );
     engine.stop().await.unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_publishers_new_terms_apply_from_the_next_lead() {
+    let fake = FakeBuyers::start(&[("acme", Behavior::bid("\"10.00\""))]).await;
+    let engine = Engine::start(&config(&(fake.buyer_toml("acme", "") + &common::admin_toml()))).await;
+    assert_eq!(engine.lead(&lead_numbered(1)).await.json()["price"], "10.00", "no margin configured: all of it");
+    let patch = r#"{"payout": {"revenue_share": 60}}"#;
+    let changed = engine.call("PATCH", "/v1/publishers/pub1", common::ADMIN_KEY, patch).await;
+    assert_eq!(changed.status, 200, "{:?}", changed.body);
+    assert_eq!(engine.lead(&lead_numbered(2)).await.json()["price"], "6.00");
+    engine.stop().await.unwrap();
+}

@@ -5,8 +5,8 @@
 //! 2. compute the entry's new document from the current one (under the lock: no lost update);
 //! 3. build the candidate config (the config in force with this entry set or removed) and run
 //!    the config's full validation over it, so rules across entries hold;
-//! 4. for a buyer change, build the next buyer registry, carrying state over, and fill the
-//!    cap ledgers it had to make anew from the store's sales;
+//! 4. build the next registry (buyers, and publishers' terms), carrying state over, and fill
+//!    the cap ledgers it had to make anew from the store's sales;
 //! 5. write the `directory` row and the audit row in one transaction and wait for the commit;
 //! 6. only then put the candidate in force: the buyer registry (the next auction takes it),
 //!    the config, the keys (a disabled or deleted publisher's key fails at once). Steps 5 and 6
@@ -72,17 +72,13 @@ impl AdminApi {
         let at = candidate.index_of(table, id).unwrap_or(usize::MAX);
         candidate.validate().map_err(|e| refused(e, table, at, &candidate, after.is_none()))?;
         let now = now_ms();
-        let registry = match kind {
-            Kind::Buyer => {
-                let next = self.registry.current().next(&candidate);
-                if !next.fresh_caps.is_empty() {
-                    let sales = self.store.sales_since(now - SALES_LOOKBACK_MS).await.map_err(store_error)?;
-                    next.registry.restore_sales(&sales, Some(&next.fresh_caps), now);
-                }
-                Some(next.registry)
-            }
-            Kind::Publisher => None,
-        };
+        // Publishers' terms (payout, sharing) live in the registry too: every change builds one.
+        let next = self.registry.current().next(&candidate);
+        if !next.fresh_caps.is_empty() {
+            let sales = self.store.sales_since(now - SALES_LOOKBACK_MS).await.map_err(store_error)?;
+            next.registry.restore_sales(&sales, Some(&next.fresh_caps), now);
+        }
+        let registry = next.registry;
         let actor = caller.actor();
         let detail = json!({
             "before": before.as_ref().map(|d| redact::redact(table, d)),
@@ -112,9 +108,7 @@ impl AdminApi {
         let in_force = tokio::spawn(async move {
             let _one_at_a_time = one_at_a_time;
             commit.await?;
-            if let Some(registry) = registry {
-                live_registry.replace(registry);
-            }
+            live_registry.replace(registry);
             keys.set_config(&candidate);
             if deleted {
                 // The holder's issued keys were revoked in the same commit.
