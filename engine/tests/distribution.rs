@@ -217,3 +217,29 @@ async fn a_publishers_new_terms_apply_from_the_next_lead() {
     assert_eq!(engine.lead(&lead_numbered(2)).await.json()["price"], "6.00");
     engine.stop().await.unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn caps_and_dedupe_count_each_sale_of_a_shared_lead() {
+    let fake = FakeBuyers::start(&[
+        ("s1", Behavior::bid("\"5.00\"")),
+        ("s2", Behavior::bid("\"4.00\"")),
+        ("s3", Behavior::bid("\"3.00\"")),
+    ])
+    .await;
+    let shared = "lead_types = [\"shared\"]";
+    let buyers = fake.buyer_toml("s1", &format!("{shared}\ncaps = {{ daily = 1 }}"))
+        + &fake.buyer_toml("s2", shared)
+        + &fake.buyer_toml("s3", shared);
+    let dedupe = "[dedupe]\nmode = \"exclude_buyers\"\n";
+    let terms = "sharing = { \"*\" = { mode = \"shared\", max_buyers = 2 } }";
+    let engine = Engine::start(&with_terms(&format!("{dedupe}{buyers}"), terms)).await;
+
+    // Person `n`: their own email and phone (dedupe matches either).
+    let person = |n: usize| lead_numbered(n).replace("+12065550100", &format!("+120655501{n:02}"));
+    assert_eq!(sold_to(&engine.lead(&person(1)).await.json()), ["s1", "s2"]);
+    // Another person: s1's daily cap of 1 is spent by its share of the first lead.
+    assert_eq!(sold_to(&engine.lead(&person(2)).await.json()), ["s2", "s3"]);
+    // The first person again: s1 and s2 bought them; only s3 may.
+    assert_eq!(sold_to(&engine.lead(&person(1)).await.json()), ["s3"]);
+    engine.stop().await.unwrap();
+}
