@@ -192,6 +192,7 @@ async fn each_role_sees_only_its_own_leads_and_only_its_share_of_each() {
     assert_eq!(item["lead"]["contact"]["email"], "jane0@example.com");
     assert_eq!(item["lead"]["consent"]["ip"], "203.0.113.9");
     assert!(item["sold_at"].is_string() && item["returned_at"].is_null());
+    assert!(item.get("payout").is_none() && item.get("margin").is_none(), "the broker's split is not the buyer's");
     assert_eq!(ids(&get(&engine, "/v1/leads", &zeta).await), [home1.as_str()]);
 
     // Another buyer's lead is as unknown as a lead that does not exist.
@@ -201,6 +202,7 @@ async fn each_role_sees_only_its_own_leads_and_only_its_share_of_each() {
     assert_eq!(other.code(), unknown.code());
     let mine = get(&engine, &format!("/v1/leads/{auto1}"), &acme).await;
     assert_eq!((mine["sale"]["price"].as_str(), mine["sale"]["return"].clone()), (Some("5.00"), Value::Null));
+    assert!(mine["sale"].get("payout").is_none() && mine.get("margin").is_none(), "{mine}");
     assert_eq!(mine["lead"]["contact"]["email"], "jane0@example.com");
     let buyers_of = |rows: &Value| -> Vec<String> {
         rows.as_array().unwrap().iter().map(|r| r["buyer_id"].as_str().unwrap().to_owned()).collect()
@@ -218,7 +220,11 @@ async fn each_role_sees_only_its_own_leads_and_only_its_share_of_each() {
         }
         assert_eq!((item["outcome"].as_str(), item["attributes"]["state"].as_str()), (Some("sold"), Some("WA")));
         assert_eq!(item["source"]["sub_id"], "s1");
+        assert!(item.get("margin").is_none() && item.get("sales").is_none(), "{item}");
     }
+    // What it is paid for each (on the default terms, the whole price).
+    let payouts: Vec<_> = page.json()["data"].as_array().unwrap().iter().map(|i| i["payout"].clone()).collect();
+    assert_eq!(payouts, ["5.00", "3.00"]);
     let text = String::from_utf8_lossy(&page.body);
     for leak in ["acme", "zeta", "@example.com", "+1206", "203.0.113.9"] {
         assert!(!text.contains(leak), "{leak} in a publisher's page");
@@ -226,7 +232,8 @@ async fn each_role_sees_only_its_own_leads_and_only_its_share_of_each() {
     assert_eq!(ids(&get(&engine, "/v1/leads", KEY2).await), [auto2.as_str()]);
     assert_eq!(engine.call("GET", &format!("/v1/leads/{auto2}"), KEY, "").await.status, 404);
     let own = engine.call("GET", &format!("/v1/leads/{auto1}"), KEY, "").await;
-    assert_eq!(own.json()["outcome"], "sold");
+    assert_eq!((own.json()["outcome"].as_str(), own.json()["payout"].as_str()), (Some("sold"), Some("5.00")));
+    assert!(own.json().get("margin").is_none());
     assert!(own.json()["timings"]["total_ms"].is_number());
     let text = String::from_utf8_lossy(&own.body);
     for leak in ["acme", "buyer", "price", "@example.com", "203.0.113.9", "pings"] {
@@ -242,6 +249,13 @@ async fn each_role_sees_only_its_own_leads_and_only_its_share_of_each() {
         (Some("pub2"), Some("acme"), Some("5.00"))
     );
     assert_eq!(item["contact"]["email"], "jane2@example.com");
+    assert_eq!((item["payout"].as_str(), item["margin"].as_str()), (Some("5.00"), Some("0.00")));
+    let sales = item["sales"].as_array().unwrap();
+    assert_eq!(sales.len(), 1);
+    assert_eq!(
+        (sales[0]["buyer_id"].as_str(), sales[0]["price"].as_str(), sales[0]["payout"].as_str()),
+        (Some("acme"), Some("5.00"), Some("5.00"))
+    );
     assert_eq!(item["consent"]["jornaya_leadid"], "LEADID-123");
     let all = get(&engine, &format!("/v1/leads/{auto1}"), ADMIN_KEY).await;
     assert_eq!(buyers_of(&all["pings"]), ["acme", "zeta"]);
@@ -255,6 +269,11 @@ async fn each_role_sees_only_its_own_leads_and_only_its_share_of_each() {
         (all["sales"][0]["buyer_id"].as_str(), all["sales"][0]["history"].clone()),
         (Some("acme"), Value::Array(vec![]))
     );
+    assert_eq!(
+        (all["sales"][0]["price"].as_str(), all["sales"][0]["payout"].as_str(), all["sales"][0]["margin"].as_str()),
+        (Some("5.00"), Some("5.00"), Some("0.00"))
+    );
+    assert_eq!((all["payout"].as_str(), all["margin"].as_str()), (Some("5.00"), Some("0.00")));
     let events: Vec<&str> = all["events"].as_array().unwrap().iter().map(|e| e["type"].as_str().unwrap()).collect();
     assert_eq!(events, ["lead.received", "lead.sold"]);
     assert_eq!(all["lead"]["contact"]["email"], "jane0@example.com");

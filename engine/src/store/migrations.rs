@@ -270,8 +270,20 @@ CREATE TABLE audit_log (
 CREATE INDEX audit_by_time ON audit_log(at);
 "#;
 
+/// Schema v5: payouts and margins. Each sale records what its buyer pays (`price_micros`) cut
+/// into the publisher's payout and the broker's margin; the schema holds them to
+/// `payout + margin = price`, so a write that leaves the payout out (its default, 0) is refused
+/// rather than recorded as a sale that pays the publisher nothing. Sales made before this
+/// version paid their publisher the whole price: payout = price, margin 0.
+const V5: &str = r#"
+ALTER TABLE sales ADD COLUMN payout_micros INTEGER NOT NULL DEFAULT 0;
+UPDATE sales SET payout_micros = price_micros;
+ALTER TABLE sales ADD COLUMN margin_micros INTEGER NOT NULL DEFAULT 0
+    CHECK (payout_micros + margin_micros = price_micros);
+"#;
+
 /// Every schema version, oldest first: `MIGRATIONS[n - 1]` takes version `n - 1` to `n`.
-pub const MIGRATIONS: &[&str] = &[V1, V2, V3, V4];
+pub const MIGRATIONS: &[&str] = &[V1, V2, V3, V4, V5];
 
 /// The schema version this engine writes.
 pub fn latest() -> u32 {
@@ -409,6 +421,39 @@ mod tests {
         );
     }
 
+    /// A store written by v4 keeps its sales, each now paying its publisher the whole price
+    /// (the only terms there were): payout = price, margin 0, returns and statuses untouched.
+    #[test]
+    fn upgrading_to_v5_gives_existing_sales_a_payout_of_their_price_and_no_margin() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let mut conn = open(&dir);
+        for script in &MIGRATIONS[..4] {
+            conn.execute_batch(script).expect("v1-v4");
+        }
+        conn.pragma_update(None, "user_version", 4).expect("v4");
+        conn.execute_batch(
+            "INSERT INTO leads VALUES ('ld_1', 'pub1', 'auto', 0, 10, x'7b7d'), ('ld_2', 'pub1', 'auto', 0, 11, x'7b7d'); \
+             INSERT INTO sales (lead_id, buyer_id, publisher_id, vertical, test, price_micros, sold_at, status, \
+                                returned_at, credit_micros) VALUES \
+                 ('ld_1', 'acme', 'pub1', 'auto', 0, 5000000, 20, 'contacted', NULL, NULL), \
+                 ('ld_2', 'zeta', 'pub1', 'auto', 0, 3000000, 21, NULL, 30, 3000000);",
+        )
+        .expect("v4 rows");
+        assert_eq!(migrate(&mut conn).expect("to v5"), Migrated { from: 4, to: latest() });
+        let mut stmt = conn
+            .prepare(
+                "SELECT printf('%s %s %d = %d + %d %s %d', lead_id, buyer_id, price_micros, payout_micros, \
+                 margin_micros, coalesce(status, '-'), coalesce(credit_micros, -1)) FROM sales ORDER BY seq",
+            )
+            .expect("prepare");
+        let sales: Vec<String> =
+            stmt.query_map([], |r| r.get(0)).expect("query").collect::<Result<_, _>>().expect("rows");
+        assert_eq!(
+            sales,
+            ["ld_1 acme 5000000 = 5000000 + 0 contacted -1", "ld_2 zeta 3000000 = 3000000 + 0 - 3000000"]
+        );
+    }
+
     #[test]
     fn a_database_from_a_newer_engine_is_refused_and_left_alone() {
         let dir = tempfile::tempdir().expect("tempdir");
@@ -431,5 +476,20 @@ mod tests {
         assert!(bad_status.is_err(), "an unknown auction status is refused");
         let bad_type = conn.execute("INSERT INTO leads VALUES ('ld_2', 'p', 'v', 'yes', 1, x'7b7d')", []);
         assert!(bad_type.is_err(), "STRICT tables refuse a wrong type");
+        let sale = |payout: i64, margin: i64| {
+            conn.execute(
+                "INSERT OR REPLACE INTO sales (lead_id, buyer_id, publisher_id, vertical, test, price_micros, \
+                 payout_micros, margin_micros, sold_at) VALUES ('ld_1', 'b', 'p', 'v', 0, 5000000, ?1, ?2, 1)",
+                [payout, margin],
+            )
+        };
+        assert!(sale(4_000_000, 1_000_000).is_ok(), "price = payout + margin");
+        assert!(sale(4_000_000, 0).is_err(), "a payout and margin that do not add up to the price are refused");
+        let no_payout = conn.execute(
+            "INSERT OR REPLACE INTO sales (lead_id, buyer_id, publisher_id, vertical, test, price_micros, sold_at) \
+             VALUES ('ld_1', 'b', 'p', 'v', 0, 5000000, 1)",
+            [],
+        );
+        assert!(no_payout.is_err(), "a sale written without its payout is refused, not recorded as paying nothing");
     }
 }

@@ -1,6 +1,7 @@
 //! What the pull API asks the store for: a keyset page of leads as one caller sees them
 //! ([`LeadQuery`] in, [`LeadRow`]s out), and a lead's sales with their status history (on
-//! [`super::StoredLead`]).
+//! [`super::StoredLead`]). A lead has one sale per buyer that bought it (several for a shared
+//! lead): a buyer's walk has a row per sale to it, the others a row per lead with every sale.
 //!
 //! Pages walk an ever-increasing key that the store assigns in commit order (a sale's `seq`
 //! for a buyer, the lead's rowid otherwise), so a lead committed while a client pages always
@@ -36,7 +37,8 @@ pub struct LeadQuery {
     /// `in_doubt`, `running`.
     pub outcome: Option<String>,
     /// Only sales with this disposition (`contacted` ... `invalid`), `new` (neither a
-    /// disposition nor a return yet) or `returned`.
+    /// disposition nor a return yet) or `returned`; a lead of a publisher's or admin's walk
+    /// matches when any of its sales does.
     pub status: Option<String>,
     /// The cursor and the page size.
     pub page: PageRequest,
@@ -60,16 +62,20 @@ pub struct LeadRow {
     pub status: String,
     /// Why it ended that way, when the auction says (`duplicate`, `interrupted`, ...).
     pub reason: Option<String>,
-    /// The buyer (sold, or the one in doubt).
+    /// The buyer: in a buyer's walk that buyer; otherwise the first sale's (or the one in doubt).
     pub buyer_id: Option<String>,
-    /// The price, micro-units.
+    /// The price, micro-units: in a buyer's walk what it pays; otherwise what every buyer of the
+    /// lead pays together.
     pub price: Option<i64>,
     /// When it sold.
     pub sold_at: Option<UnixMs>,
-    /// The sale's latest disposition.
+    /// The latest disposition of the sale to `buyer_id`.
     pub sale_status: Option<String>,
-    /// When the buyer returned it.
+    /// When `buyer_id` returned it.
     pub returned_at: Option<UnixMs>,
+    /// Every sale of the lead, by sale, without status histories (publishers' and admins'
+    /// walks; empty in a buyer's walk, whose row is its own sale).
+    pub sales: Vec<StoredSale>,
     /// The validated lead, JSON (PII).
     pub lead_json: Bytes,
     /// The cursor that continues a walk right after this row.
@@ -85,6 +91,10 @@ pub struct StoredSale {
     pub buyer_id: String,
     /// The price paid, micro-units.
     pub price: i64,
+    /// What the publisher is paid of it, micro-units.
+    pub payout: i64,
+    /// What the broker keeps of it (`price - payout`), micro-units.
+    pub margin: i64,
     /// When it sold.
     pub sold_at: UnixMs,
     /// The latest disposition.

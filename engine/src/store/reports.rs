@@ -1,5 +1,6 @@
 //! What the reports ask the store for: per-buyer and per-publisher counts and sums over the
-//! non-test leads received in a time range. Rates and averages are the API's arithmetic.
+//! non-test leads received in a time range. Rates, averages and margins are the API's
+//! arithmetic.
 
 use super::UnixMs;
 
@@ -20,16 +21,21 @@ pub struct ReportQuery {
 pub struct BuyerFigures {
     /// The buyer.
     pub buyer_id: String,
-    /// Pings sent to it.
+    /// Pings sent to it (a fixed-price buyer's offers are not pings).
     pub pings: u64,
     /// Pings it answered with a valid bid.
     pub bids: u64,
     /// Pings it did not answer in time.
     pub timeouts: u64,
+    /// Auctions it was offered in at its fixed price, without a ping.
+    pub fixed_offers: u64,
     /// Leads it bought.
     pub wins: u64,
     /// What it paid for them, micro-units.
     pub total_price: i64,
+    /// What the publishers of the leads it kept are paid of its prices (a returned sale pays
+    /// its publisher nothing), micro-units.
+    pub payout: i64,
     /// Posts to it that did not sell: rejected, timed out or failed.
     pub post_rejections: u64,
     /// Leads it returned.
@@ -51,10 +57,13 @@ pub struct PublisherFigures {
     pub unsold: u64,
     /// Refused as duplicates.
     pub duplicates: u64,
-    /// Sales of its leads (one per sold lead while leads are exclusive).
+    /// Sales of its leads (several for a lead shared between buyers).
     pub sales: u64,
     /// What buyers paid for them, micro-units.
     pub total_price: i64,
+    /// What it is paid for the sales that were not returned (a returned sale pays it nothing),
+    /// micro-units.
+    pub payout: i64,
     /// Sales returned.
     pub returns: u64,
     /// What those returns credited back, micro-units.

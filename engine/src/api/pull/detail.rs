@@ -1,13 +1,14 @@
 //! What each role sees of one lead (`GET /v1/leads/{id}`): an admin everything the store
-//! holds; a buyer a lead it bought, with its sale and only its own pings and posts; a
-//! publisher its own lead's outcome and timings. A lead the caller may not see is `None`
+//! holds (every sale with its price, payout and margin); a buyer a lead it bought, with its
+//! sale (its own price) and only its own pings and posts; a publisher its own lead's outcome,
+//! timings and payout. A lead the caller may not see is `None`
 //! (the API answers 404, as for an unknown lead, so ids of others' leads reveal nothing).
 
 use serde::Serialize;
 use serde_json::Value;
 
 use super::super::error::ApiError;
-use super::views::{FullParts, PublicParts, outcome, parts};
+use super::views::{FullParts, PublicParts, outcome, parts, total};
 use crate::protocol::money::Micros;
 use crate::store::pull::StoredSale;
 use crate::store::{PingRow, StoredLead, StoredPost, rfc3339};
@@ -41,7 +42,8 @@ fn ms(us: i64) -> f64 {
 pub(super) struct PingOut {
     buyer_id: String,
     ping_id: String,
-    /// `bid`, `no_bid`, `invalid`, `timeout`, `failed`.
+    /// `bid`, `no_bid`, `invalid`, `timeout`, `failed`; `fixed` for a fixed-price buyer's
+    /// offer (not pinged: no bid id, no latency).
     result: &'static str,
     price: Option<Micros>,
     bid_id: Option<String>,
@@ -114,6 +116,22 @@ pub(super) struct SaleOut {
     returned: Option<ReturnOut>,
 }
 
+/// A sale as an admin sees it: with the publisher's payout and the broker's margin.
+#[derive(Debug, Serialize)]
+pub(super) struct AdminSaleOut {
+    #[serde(flatten)]
+    sale: SaleOut,
+    payout: Micros,
+    /// price - payout.
+    margin: Micros,
+}
+
+impl From<&StoredSale> for AdminSaleOut {
+    fn from(s: &StoredSale) -> AdminSaleOut {
+        AdminSaleOut { sale: s.into(), payout: Micros(s.payout), margin: Micros(s.margin) }
+    }
+}
+
 /// One disposition reported.
 #[derive(Debug, Serialize)]
 pub(super) struct StatusOut {
@@ -183,13 +201,19 @@ pub(super) struct AdminLead {
     finished_at: Option<String>,
     outcome: String,
     reason: Option<String>,
+    /// The first sale's buyer (or the one in doubt).
     buyer_id: Option<String>,
+    /// What every buyer of the lead pays, together.
     price: Option<Micros>,
+    /// What the publisher is paid: the payouts of the sales.
+    payout: Option<Micros>,
+    /// What the broker keeps: the margins of the sales.
+    margin: Option<Micros>,
     timings: Option<TimingsOut>,
     lead: FullParts,
     pings: Vec<AdminPingOut>,
     posts: Vec<PostOut>,
-    sales: Vec<SaleOut>,
+    sales: Vec<AdminSaleOut>,
     events: Vec<EventOut>,
 }
 
@@ -207,11 +231,13 @@ impl AdminLead {
             reason: lead.reason.clone(),
             buyer_id: lead.buyer_id.clone(),
             price: lead.price.map(Micros),
+            payout: total(&lead.sales, |s| s.payout),
+            margin: total(&lead.sales, |s| s.margin),
             timings: timings(lead),
             lead: parts(&lead.lead_id, &lead.lead_json)?,
             pings: lead.pings.iter().map(|p| AdminPingOut { ping: p.into(), score: p.score.map(Micros) }).collect(),
             posts: lead.posts.iter().map(PostOut::from).collect(),
-            sales: lead.sales.iter().map(SaleOut::from).collect(),
+            sales: lead.sales.iter().map(AdminSaleOut::from).collect(),
             events: lead
                 .events
                 .iter()
@@ -264,6 +290,8 @@ pub(super) struct PublisherLead {
     finished_at: Option<String>,
     outcome: String,
     reason: Option<String>,
+    /// What the publisher is paid for it: the payouts of its sales (null when not sold).
+    payout: Option<Micros>,
     timings: Option<TimingsOut>,
     attributes: Value,
     source: Value,
@@ -284,6 +312,7 @@ impl PublisherLead {
             finished_at: lead.finished_at.and_then(rfc3339),
             outcome: outcome(&lead.status, lead.reason.as_deref()),
             reason: lead.reason.clone(),
+            payout: total(&lead.sales, |s| s.payout),
             timings: timings(lead),
             attributes: public.attributes,
             source: public.source,

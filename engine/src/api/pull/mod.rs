@@ -3,9 +3,9 @@
 //!
 //! | Role | `GET /v1/leads` walks | `GET /v1/leads/{id}` |
 //! |---|---|---|
-//! | buyer | the sales to it, with the PII it bought | a lead it bought (else 404), its own pings and posts |
-//! | publisher | its leads: outcome, attributes, source; no buyer data, no contact | its lead's outcome and timings |
-//! | admin | every lead, with buyer, price, disposition and PII | everything the store holds of it |
+//! | buyer | the sales to it (its own price), with the PII it bought | a lead it bought (else 404), its own sale, pings and posts |
+//! | publisher | its leads: outcome, payout, attributes, source; no buyer data, no contact | its lead's outcome, payout and timings |
+//! | admin | every lead once, with its sales (price, payout, margin), disposition and PII | everything the store holds of it |
 //!
 //! Submodules: `params` (the query string to a store query), `views` (the list items) and
 //! `detail` (the single lead).

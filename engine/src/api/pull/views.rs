@@ -8,7 +8,7 @@ use serde_json::Value;
 
 use super::super::error::ApiError;
 use crate::protocol::money::Micros;
-use crate::store::pull::LeadRow;
+use crate::store::pull::{LeadRow, StoredSale};
 use crate::store::rfc3339;
 
 /// What a publisher may read back of a lead it sent: no contact, no consent.
@@ -54,6 +54,11 @@ pub(super) fn outcome(status: &str, reason: Option<&str>) -> String {
     if status == "unsold" && reason == Some("duplicate") { "duplicate".to_owned() } else { status.to_owned() }
 }
 
+/// The sum of `part` over a lead's sales; `None` when it has none (not sold).
+pub(super) fn total(sales: &[StoredSale], part: fn(&StoredSale) -> i64) -> Option<Micros> {
+    (!sales.is_empty()).then(|| Micros(sales.iter().map(part).fold(0_i64, i64::saturating_add)))
+}
+
 /// A lead in a buyer's walk: a sale, with the lead it bought.
 #[derive(Debug, Serialize)]
 pub(super) struct BuyerItem {
@@ -95,6 +100,8 @@ pub(super) struct PublisherItem {
     outcome: String,
     /// Why it ended that way, when the engine says (`duplicate`, `interrupted`, ...).
     reason: Option<String>,
+    /// What the publisher is paid for it: the payouts of its sales (null when not sold).
+    payout: Option<Micros>,
     attributes: Value,
     source: Value,
 }
@@ -114,26 +121,62 @@ impl PublisherItem {
             test: row.test,
             outcome: outcome(&row.status, row.reason.as_deref()),
             reason: row.reason.clone(),
+            payout: total(&row.sales, |s| s.payout),
             attributes,
             source,
         }
     }
 }
 
-/// A lead in an admin's walk: the publisher's view plus who bought it, for how much, its
-/// disposition, and the PII.
+/// A lead in an admin's walk: the publisher's view (with its payout) plus who bought it, for
+/// how much, the broker's margin, each sale, and the PII.
 #[derive(Debug, Serialize)]
 pub(super) struct AdminItem {
     #[serde(flatten)]
     lead: PublisherItem,
     publisher_id: String,
-    /// The buyer (sold, or the one a crash left the lead in doubt with).
+    /// The buyer (sold: the first sale's; or the one a crash left the lead in doubt with).
     buyer_id: Option<String>,
+    /// What its buyers pay, together.
     price: Option<Micros>,
+    /// What the broker keeps: the margins of its sales.
+    margin: Option<Micros>,
+    /// The disposition of the sale to `buyer_id`.
     status: Option<String>,
     returned_at: Option<String>,
+    /// Every sale (one per buyer; several for a shared lead).
+    sales: Vec<SaleItem>,
     contact: Value,
     consent: Value,
+}
+
+/// One sale of a lead in an admin's walk.
+#[derive(Debug, Serialize)]
+pub(super) struct SaleItem {
+    buyer_id: String,
+    /// What the buyer pays.
+    price: Micros,
+    /// What the publisher is paid of it.
+    payout: Micros,
+    /// What the broker keeps of it: price - payout.
+    margin: Micros,
+    sold_at: Option<String>,
+    status: Option<String>,
+    returned_at: Option<String>,
+}
+
+impl From<&StoredSale> for SaleItem {
+    fn from(s: &StoredSale) -> SaleItem {
+        SaleItem {
+            buyer_id: s.buyer_id.clone(),
+            price: Micros(s.price),
+            payout: Micros(s.payout),
+            margin: Micros(s.margin),
+            sold_at: rfc3339(s.sold_at),
+            status: s.status.clone(),
+            returned_at: s.returned_at.and_then(rfc3339),
+        }
+    }
 }
 
 impl AdminItem {
@@ -142,6 +185,8 @@ impl AdminItem {
         let full: FullParts = parts(&row.lead_id, &row.lead_json)?;
         Ok(AdminItem {
             lead: PublisherItem::of(&row, full.attributes, full.source),
+            margin: total(&row.sales, |s| s.margin),
+            sales: row.sales.iter().map(SaleItem::from).collect(),
             publisher_id: row.publisher_id,
             buyer_id: row.buyer_id,
             price: row.price.map(Micros),

@@ -3,9 +3,11 @@
 //!
 //! Every figure counts the non-test leads *received* in `[since, until)` (default: the last
 //! 24 hours; at most 366 days), whenever their pings, sales or returns happened. An admin
-//! sees a row per buyer (or publisher) with activity, optionally one; a buyer key only its
-//! own row in the buyer report, a publisher key only its own in the publisher report, each
-//! always answered (zeros without activity); the other report is 403. The reads run on the
+//! sees a row per buyer (or publisher) with activity, optionally one, with the revenue split
+//! into the publishers' payout and the broker's margin; a buyer key only its own row in the
+//! buyer report (without that split), a publisher key only its own in the publisher report
+//! (its payout; no buyer prices, no margin), each always answered (zeros without activity);
+//! the other report is 403. The reads run on the
 //! store's reader connections, never on the auction's path. Submodules: `range` (the time
 //! range) and `rows` (the figures as answered).
 
@@ -78,7 +80,12 @@ impl ReportsApi {
         let figures = self.store.buyer_report(report.clone()).await.map_err(store_error)?;
         let data =
             rows_or_zeros(figures, report.only.as_deref(), |buyer_id| BuyerFigures { buyer_id, ..Default::default() });
-        answer(&report, data.iter().map(BuyerRow::from).collect())
+        let rows = data.iter().map(BuyerRow::from);
+        if caller.role == Role::Buyer {
+            answer(&report, rows.map(BuyerRow::for_buyer).collect())
+        } else {
+            answer(&report, rows.collect())
+        }
     }
 
     /// `GET /v1/reports/publishers?since=&until=&publisher_id=`.

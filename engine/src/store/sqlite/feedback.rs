@@ -112,6 +112,14 @@ mod tests {
 
     /// A store holding lead `ld_1`, sold to `acme` for 12.50.
     async fn sold(dir: &tempfile::TempDir) -> (SqliteStore, Sale) {
+        let acme = crate::store::NewSale { buyer_id: "acme".into(), price: 12_500_000, payout: 12_500_000, margin: 0 };
+        let store = sold_to(dir, vec![acme]).await;
+        let sale = store.sale("ld_1", "acme").await.expect("read").expect("sold to acme");
+        (store, sale)
+    }
+
+    /// A store holding lead `ld_1`, sold to every buyer of `sales` (a shared lead when several).
+    async fn sold_to(dir: &tempfile::TempDir, sales: Vec<crate::store::NewSale>) -> SqliteStore {
         let store = SqliteStore::open(&dir.path().join("engine.db"), SqliteOptions::default()).expect("open");
         let received = Write::LeadReceived(Box::new(LeadReceived {
             lead_id: "ld_1".into(),
@@ -127,14 +135,9 @@ mod tests {
         let finished = Write::AuctionFinished(Box::new(AuctionFinished {
             lead_id: "ld_1".into(),
             outcome: "sold",
-            buyer_id: Some("acme".into()),
-            price: Some(12_500_000),
-            sales: vec![crate::store::NewSale {
-                buyer_id: "acme".into(),
-                price: 12_500_000,
-                payout: 12_500_000,
-                margin: 0,
-            }],
+            buyer_id: sales.first().map(|s| s.buyer_id.clone()),
+            price: Some(sales.iter().map(|s| s.price).sum()),
+            sales,
             finished_at: T0,
             ping_ms: 1.0,
             post_ms: 1.0,
@@ -145,8 +148,7 @@ mod tests {
             answer: Bytes::from_static(b"{}"),
         }));
         store.write(vec![received, finished]).expect("queued").await.expect("committed");
-        let sale = store.sale("ld_1", "acme").await.expect("read").expect("sold to acme");
-        (store, sale)
+        store
     }
 
     fn change(sale: &Sale, previous: Option<Disposition>, status: Disposition) -> Write {
@@ -220,5 +222,31 @@ mod tests {
         assert_eq!(credit, 12_500_000, "credited the price paid");
         let now = store.sale("ld_1", "acme").await.expect("read").expect("sale");
         assert_eq!(now.returned_at, Some(T0 + 2));
+    }
+
+    /// Returns work per sale: one buyer of a shared lead returning it is credited its own
+    /// price, and the other buyer's sale (its status, its price, its chance to return) is
+    /// left as it was.
+    #[tokio::test]
+    async fn returning_one_sale_of_a_shared_lead_leaves_the_other_alone() {
+        let dir = tempfile::tempdir().expect("dir");
+        let sales = vec![
+            crate::store::NewSale { buyer_id: "acme".into(), price: 12_500_000, payout: 10_000_000, margin: 2_500_000 },
+            crate::store::NewSale { buyer_id: "zeta".into(), price: 7_000_000, payout: 5_600_000, margin: 1_400_000 },
+        ];
+        let store = sold_to(&dir, sales).await;
+        let acme = store.sale("ld_1", "acme").await.expect("read").expect("acme's sale");
+        let zeta = store.sale("ld_1", "zeta").await.expect("read").expect("zeta's sale");
+        assert!(commit(&store, change(&zeta, None, Disposition::Contacted)).await > 0);
+        assert!(commit(&store, sale_return(&acme, None)).await > 0);
+
+        let lead = store.lead("ld_1").await.expect("read").expect("lead");
+        let credits: Vec<_> = lead.sales.iter().map(|s| (s.buyer_id.as_str(), s.returned_at, s.credit)).collect();
+        assert_eq!(credits, [("acme", Some(T0 + 2), Some(12_500_000)), ("zeta", None, None)], "its own price");
+        let zeta_now = store.sale("ld_1", "zeta").await.expect("read").expect("zeta's sale");
+        assert_eq!((zeta_now.status, zeta_now.returned_at), (Some(Disposition::Contacted), None));
+        // Zeta may still return its own sale, once.
+        assert!(commit(&store, sale_return(&zeta_now, Some(Disposition::Contacted))).await > 0);
+        assert_eq!(commit(&store, sale_return(&acme, None)).await, 0, "acme's return is not made twice");
     }
 }

@@ -1,7 +1,8 @@
 //! Reads of the pull API: keyset pages of leads as a buyer, a publisher or an admin sees them,
 //! and a lead's sales with their status history.
 //!
-//! A buyer's walk is keyed on `sales.seq`, the others on the lead's rowid. Both are assigned
+//! A buyer's walk is keyed on `sales.seq` (a shared lead is in each of its buyers' walks, once),
+//! the others on the lead's rowid (once per lead, with every sale of it). Both are assigned
 //! by the one writer in commit order (`INTEGER PRIMARY KEY`, rows never deleted), and a read
 //! sees a prefix of the commits, so no row can later appear behind a key already handed out:
 //! a page after a cursor holds exactly the matching rows past it. The cursor is
@@ -10,9 +11,11 @@
 //!
 //! Plans (checked by the tests below): a buyer's page reads `sales_by_buyer` from its cursor;
 //! a publisher's `leads_by_publisher_seq` (publisher, then rowid) from its cursor; an admin's
-//! the leads table by rowid. Filters are checked on the rows the walk reads. The first page
-//! of a walk with `since` starts at the first key in the time range, found on `leads_by_time`,
-//! `leads_by_publisher` or `sales_by_time`, instead of at the start of history.
+//! the leads table by rowid. Filters are checked on the rows the walk reads (the disposition
+//! filter of a lead walk on the lead's sales, by the `UNIQUE (lead_id, buyer_id)` index), and
+//! a sold lead's sales are read by that index too. The first page of a walk with `since`
+//! starts at the first key in the time range, found on `leads_by_time`, `leads_by_publisher`
+//! or `sales_by_time`, instead of at the start of history.
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -32,11 +35,14 @@ const SALE_WALK: &str = "sale";
 /// The walk over leads.
 const LEAD_WALK: &str = "lead";
 
-/// The disposition filter on sale `s`, parameter `?6`: a disposition, `new` (neither a
-/// disposition nor a return) or `returned`. Without a sale, only the absent filter matches.
-const STATUS_FILTER: &str = "(?6 IS NULL OR s.status = ?6 \
-     OR (?6 = 'new' AND s.seq IS NOT NULL AND s.status IS NULL AND s.returned_at IS NULL) \
-     OR (?6 = 'returned' AND s.returned_at IS NOT NULL))";
+/// Sale `alias` matches the disposition filter `?6` (when there is one): a disposition, `new`
+/// (neither a disposition nor a return) or `returned`.
+fn sale_matches(alias: &str) -> String {
+    format!(
+        "({alias}.status = ?6 OR (?6 = 'new' AND {alias}.status IS NULL AND {alias}.returned_at IS NULL) \
+         OR (?6 = 'returned' AND {alias}.returned_at IS NOT NULL))"
+    )
+}
 
 /// A buyer's sales after `?2`, with their leads.
 fn buyer_sql() -> String {
@@ -46,12 +52,15 @@ fn buyer_sql() -> String {
          FROM sales s JOIN leads l ON l.id = s.lead_id \
          WHERE s.buyer_id = ?1 AND s.seq > ?2 \
          AND (?3 IS NULL OR s.sold_at >= ?3) AND (?4 IS NULL OR s.sold_at < ?4) \
-         AND (?5 IS NULL OR s.vertical = ?5) AND {STATUS_FILTER} \
-         ORDER BY s.seq LIMIT ?8"
+         AND (?5 IS NULL OR s.vertical = ?5) AND (?6 IS NULL OR {}) \
+         ORDER BY s.seq LIMIT ?8",
+        sale_matches("s")
     )
 }
 
-/// Leads after rowid `?2` with their auction and sale; `scope` narrows to publisher `?1`.
+/// Leads after rowid `?2` with their auction and the sale to the auction's (first) buyer;
+/// `scope` narrows to publisher `?1`. The disposition filter matches a lead when any of its
+/// sales does (a shared lead has several).
 fn leads_sql(by_publisher: bool) -> String {
     let scope = if by_publisher { "l.publisher_id = ?1 AND" } else { "" };
     format!(
@@ -61,10 +70,12 @@ fn leads_sql(by_publisher: bool) -> String {
          LEFT JOIN sales s ON s.lead_id = l.id AND s.buyer_id = a.buyer_id \
          WHERE {scope} l.rowid > ?2 \
          AND (?3 IS NULL OR l.received_at >= ?3) AND (?4 IS NULL OR l.received_at < ?4) \
-         AND (?5 IS NULL OR l.vertical = ?5) AND {STATUS_FILTER} \
+         AND (?5 IS NULL OR l.vertical = ?5) \
+         AND (?6 IS NULL OR EXISTS (SELECT 1 FROM sales x WHERE x.lead_id = l.id AND {})) \
          AND (?7 IS NULL OR ?7 = CASE WHEN a.status = 'unsold' AND a.reason = 'duplicate' THEN 'duplicate' \
          ELSE a.status END) \
-         ORDER BY l.rowid LIMIT ?8"
+         ORDER BY l.rowid LIMIT ?8",
+        sale_matches("x")
     )
 }
 
@@ -136,6 +147,12 @@ pub(super) fn leads(conn: &Connection, query: &LeadQuery) -> Result<Page<LeadRow
     }
     drop(rows);
     drop(stmt);
+    if walk == LEAD_WALK {
+        // Only sold leads have sales (an in-doubt one's auction never finished).
+        for row in data.iter_mut().filter(|row| row.status == "sold") {
+            row.sales = sale_rows(conn, &row.lead_id)?;
+        }
+    }
     snapshot.finish().context("leads")?;
     let next_cursor = if data.len() > limit {
         data.truncate(limit);
@@ -161,6 +178,7 @@ fn lead_row(row: &Row<'_>, walk: &str) -> Result<LeadRow, StoreError> {
         sold_at: row.get(10).context("sold_at")?,
         sale_status: row.get(11).context("sale status")?,
         returned_at: row.get(12).context("returned_at")?,
+        sales: Vec::new(),
         lead_json: row.get::<_, Vec<u8>>(13).context("lead")?.into(),
         cursor: encode_cursor(walk, key),
     })
@@ -184,30 +202,7 @@ fn decode_cursor(cursor: &str, walk: &str) -> Result<i64, StoreError> {
 
 /// A lead's sales, each with its disposition history, by sale.
 pub(super) fn sales(conn: &Connection, lead_id: &str) -> Result<Vec<StoredSale>, StoreError> {
-    let mut stmt = conn
-        .prepare_cached(
-            "SELECT seq, buyer_id, price_micros, sold_at, status, status_at, returned_at, return_reason, \
-             return_note, credit_micros FROM sales WHERE lead_id = ?1 ORDER BY seq",
-        )
-        .context("lead sales")?;
-    let rows = stmt
-        .query_map([lead_id], |row| {
-            Ok(StoredSale {
-                seq: row.get(0)?,
-                buyer_id: row.get(1)?,
-                price: row.get(2)?,
-                sold_at: row.get(3)?,
-                status: row.get(4)?,
-                status_at: row.get(5)?,
-                history: Vec::new(),
-                returned_at: row.get(6)?,
-                return_reason: row.get(7)?,
-                return_note: row.get(8)?,
-                credit: row.get(9)?,
-            })
-        })
-        .context("lead sales")?;
-    let mut sales: Vec<StoredSale> = rows.collect::<Result<_, _>>().context("lead sales")?;
+    let mut sales = sale_rows(conn, lead_id)?;
     let mut history = conn
         .prepare_cached("SELECT at, previous, status, key_id FROM sale_statuses WHERE sale_seq = ?1 ORDER BY at, rowid")
         .context("sale statuses")?;
@@ -220,6 +215,35 @@ pub(super) fn sales(conn: &Connection, lead_id: &str) -> Result<Vec<StoredSale>,
         sale.history = rows.collect::<Result<_, _>>().context("sale statuses")?;
     }
     Ok(sales)
+}
+
+/// The sales of lead `?1`, by sale (on the `UNIQUE (lead_id, buyer_id)` index).
+const SALES_SQL: &str = "SELECT seq, buyer_id, price_micros, payout_micros, margin_micros, sold_at, status, status_at, \
+     returned_at, return_reason, return_note, credit_micros FROM sales WHERE lead_id = ?1 ORDER BY seq";
+
+/// A lead's sales by sale, without their histories.
+fn sale_rows(conn: &Connection, lead_id: &str) -> Result<Vec<StoredSale>, StoreError> {
+    let mut stmt = conn.prepare_cached(SALES_SQL).context("lead sales")?;
+    let rows = stmt
+        .query_map([lead_id], |row| {
+            Ok(StoredSale {
+                seq: row.get(0)?,
+                buyer_id: row.get(1)?,
+                price: row.get(2)?,
+                payout: row.get(3)?,
+                margin: row.get(4)?,
+                sold_at: row.get(5)?,
+                status: row.get(6)?,
+                status_at: row.get(7)?,
+                history: Vec::new(),
+                returned_at: row.get(8)?,
+                return_reason: row.get(9)?,
+                return_note: row.get(10)?,
+                credit: row.get(11)?,
+            })
+        })
+        .context("lead sales")?;
+    rows.collect::<Result<_, _>>().context("lead sales")
 }
 
 #[cfg(test)]

@@ -7,8 +7,9 @@ use super::super::{
 };
 use super::Context;
 
-/// The ping results the engine writes, as the static strings [`PingRow::result`] holds.
-const PING_RESULTS: [&str; 5] = ["bid", "no_bid", "invalid", "timeout", "failed"];
+/// The ping results the engine writes, as the static strings [`PingRow::result`] holds
+/// (`fixed`: a fixed-price buyer's offer, made without a ping).
+const PING_RESULTS: [&str; 6] = ["bid", "no_bid", "invalid", "timeout", "failed", "fixed"];
 
 /// The static string equal to `value` among `known`; a value the engine never writes is an
 /// error (a newer engine's row, or a hand edit), not a panic.
@@ -40,30 +41,26 @@ pub(super) fn idempotency_keys(conn: &Connection, since: UnixMs) -> Result<Vec<S
     rows.collect::<Result<_, _>>().context("idempotency keys")
 }
 
-/// Sales of non-test leads since `since`, and posts left in doubt (they may have sold): only a
-/// lead's last attempt, since recovery marks every attempt still `sending` as in doubt, and the
-/// cascade only moves on from one that did not sell.
+/// Sales of non-test leads since `since` (one per buyer of a shared lead), and posts left in
+/// doubt by a crash: the auction never finished, so none of its sales were written, and every
+/// attempt recovery found still `sending` may have sold (a shared lead's cascade goes on after
+/// a sale, and an exclusive one's after a post that timed out on our side but may have been
+/// accepted on the buyer's). Counting each of them keeps a cap from being exceeded after a
+/// restart, at the cost of a few posts counted that did not sell.
 pub(super) fn sales_since(conn: &Connection, since: UnixMs) -> Result<Vec<SaleRow>, StoreError> {
     let mut stmt = conn
         .prepare_cached(
-            "SELECT a.buyer_id, l.publisher_id, a.price_micros, a.finished_at FROM auctions a \
-             JOIN leads l ON l.id = a.lead_id \
-             WHERE a.status = 'sold' AND a.finished_at >= ?1 AND l.test = 0 AND a.buyer_id IS NOT NULL \
+            "SELECT buyer_id, publisher_id, price_micros, sold_at FROM sales \
+             WHERE sold_at >= ?1 AND test = 0 \
              UNION ALL \
              SELECT p.buyer_id, l.publisher_id, p.price_micros, COALESCE(p.started_at, l.received_at) \
              FROM post_attempts p JOIN leads l ON l.id = p.lead_id \
-             WHERE p.result = 'in_doubt' AND COALESCE(p.started_at, l.received_at) >= ?1 AND l.test = 0 \
-             AND p.attempt = (SELECT MAX(attempt) FROM post_attempts WHERE lead_id = p.lead_id)",
+             WHERE p.result = 'in_doubt' AND COALESCE(p.started_at, l.received_at) >= ?1 AND l.test = 0",
         )
         .context("sales")?;
     let rows = stmt
         .query_map([since], |row| {
-            Ok(SaleRow {
-                buyer_id: row.get(0)?,
-                publisher_id: row.get(1)?,
-                price: row.get::<_, Option<i64>>(2)?.unwrap_or(0),
-                at: row.get(3)?,
-            })
+            Ok(SaleRow { buyer_id: row.get(0)?, publisher_id: row.get(1)?, price: row.get(2)?, at: row.get(3)? })
         })
         .context("sales")?;
     rows.collect::<Result<_, _>>().context("sales")

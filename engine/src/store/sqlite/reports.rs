@@ -1,5 +1,7 @@
 //! Reads of the reports: counts and sums per buyer and per publisher over the non-test leads
-//! received in a time range, each report read in one snapshot.
+//! received in a time range, each report read in one snapshot. Money is summed per sale (a
+//! shared lead has one per buyer): the buyer's price, what returns credited back, and the
+//! publisher's payout of the sales that were kept.
 //!
 //! Plans (checked by the tests below): the leads of the range come from `leads_by_time` (or
 //! `leads_by_publisher` for one publisher's row); each lead's pings and post attempts from
@@ -27,10 +29,15 @@ const LEADS_BY_TIME: &str = "leads l INDEXED BY leads_by_time";
 /// recorded.
 const CREDIT: &str = "CASE WHEN s.returned_at IS NOT NULL THEN coalesce(s.credit_micros, s.price_micros) ELSE 0 END";
 
-/// Pings per buyer: (buyer, pings, bids, timeouts); `?3` one buyer or all.
+/// What the sale `s` pays its publisher: its payout, nothing once returned.
+const PAYOUT: &str = "CASE WHEN s.returned_at IS NULL THEN s.payout_micros ELSE 0 END";
+
+/// Pings per buyer: (buyer, pings, bids, timeouts, fixed-price offers); `?3` one buyer or all.
+/// A fixed-price buyer's offer is recorded as a ping row (`fixed`) but was never sent.
 fn buyer_pings_sql() -> String {
     format!(
-        "SELECT p.buyer_id, count(*), sum(p.result = 'bid'), sum(p.result = 'timeout') \
+        "SELECT p.buyer_id, sum(p.result <> 'fixed'), sum(p.result = 'bid'), sum(p.result = 'timeout'), \
+         sum(p.result = 'fixed') \
          FROM {LEADS_BY_TIME} CROSS JOIN pings p ON p.lead_id = l.id \
          WHERE {IN_RANGE} AND (?3 IS NULL OR p.buyer_id = ?3) GROUP BY p.buyer_id"
     )
@@ -45,10 +52,11 @@ fn buyer_posts_sql() -> String {
     )
 }
 
-/// Sales per buyer: (buyer, sales, total price, returns, credited).
+/// Sales per buyer: (buyer, sales, total price, returns, credited, payout).
 fn buyer_sales_sql() -> String {
     format!(
-        "SELECT s.buyer_id, count(*), sum(s.price_micros), sum(s.returned_at IS NOT NULL), sum({CREDIT}) \
+        "SELECT s.buyer_id, count(*), sum(s.price_micros), sum(s.returned_at IS NOT NULL), sum({CREDIT}), \
+         sum({PAYOUT}) \
          FROM {LEADS_BY_TIME} CROSS JOIN sales s ON s.lead_id = l.id \
          WHERE {IN_RANGE} AND (?3 IS NULL OR s.buyer_id = ?3) GROUP BY s.buyer_id"
     )
@@ -72,11 +80,12 @@ fn publisher_leads_sql(one: bool) -> String {
     )
 }
 
-/// Sales per publisher: (publisher, sales, total price, returns, credited).
+/// Sales per publisher: (publisher, sales, total price, returns, credited, payout).
 fn publisher_sales_sql(one: bool) -> String {
     let (leads, scope) = publisher_scope(one);
     format!(
-        "SELECT l.publisher_id, count(*), sum(s.price_micros), sum(s.returned_at IS NOT NULL), sum({CREDIT}) \
+        "SELECT l.publisher_id, count(*), sum(s.price_micros), sum(s.returned_at IS NOT NULL), sum({CREDIT}), \
+         sum({PAYOUT}) \
          FROM {leads} CROSS JOIN sales s ON s.lead_id = l.id \
          WHERE {IN_RANGE} {scope} GROUP BY l.publisher_id",
     )
@@ -90,7 +99,8 @@ pub(super) fn buyer_report(conn: &Connection, query: &ReportQuery) -> Result<Vec
     let new = |buyer_id| BuyerFigures { buyer_id, ..Default::default() };
     each_row(conn, &buyer_pings_sql(), args, |row| {
         let f = entry(&mut figures, row.get(0)?, new);
-        (f.pings, f.bids, f.timeouts) = (count(row, 1)?, count(row, 2)?, count(row, 3)?);
+        (f.pings, f.bids, f.timeouts, f.fixed_offers) =
+            (count(row, 1)?, count(row, 2)?, count(row, 3)?, count(row, 4)?);
         Ok(())
     })?;
     each_row(conn, &buyer_posts_sql(), args, |row| {
@@ -99,8 +109,8 @@ pub(super) fn buyer_report(conn: &Connection, query: &ReportQuery) -> Result<Vec
     })?;
     each_row(conn, &buyer_sales_sql(), args, |row| {
         let f = entry(&mut figures, row.get(0)?, new);
-        (f.wins, f.total_price, f.returns, f.returned_amount) =
-            (count(row, 1)?, row.get(2)?, count(row, 3)?, row.get(4)?);
+        (f.wins, f.total_price, f.returns, f.returned_amount, f.payout) =
+            (count(row, 1)?, row.get(2)?, count(row, 3)?, row.get(4)?, row.get(5)?);
         Ok(())
     })?;
     snapshot.finish().context("buyer report")?;
@@ -121,8 +131,8 @@ pub(super) fn publisher_report(conn: &Connection, query: &ReportQuery) -> Result
     })?;
     each_row(conn, &publisher_sales_sql(one), args, |row| {
         let f = entry(&mut figures, row.get(0)?, new);
-        (f.sales, f.total_price, f.returns, f.returned_amount) =
-            (count(row, 1)?, row.get(2)?, count(row, 3)?, row.get(4)?);
+        (f.sales, f.total_price, f.returns, f.returned_amount, f.payout) =
+            (count(row, 1)?, row.get(2)?, count(row, 3)?, row.get(4)?, row.get(5)?);
         Ok(())
     })?;
     snapshot.finish().context("publisher report")?;

@@ -1,9 +1,10 @@
 //! Tests of the SQLite store, on temporary files: durability across reopen, the group-commit
-//! writer, recovery, the outbox and deliveries. Shared builders live here.
+//! writer, recovery, the outbox and deliveries, sales. Shared builders live here.
 
 mod deliveries;
 mod durability;
 mod recovery;
+mod sales;
 mod writer;
 
 use std::path::PathBuf;

@@ -160,16 +160,27 @@ fn auction_finished(conn: &Connection, done: AuctionFinished, wake: &mut bool) -
         // Unknown, or already closed (by recovery, say): a finished auction is never rewritten.
         return Err(StoreError::Backend(format!("no running auction for lead {}", done.lead_id)));
     }
-    if done.outcome == "sold"
-        && let (Some(buyer_id), Some(price)) = (&done.buyer_id, done.price)
-    {
-        rows += conn
-            .prepare_cached(
-                "INSERT INTO sales (lead_id, buyer_id, publisher_id, vertical, test, price_micros, sold_at) \
-                 SELECT id, ?2, publisher_id, vertical, test, ?3, ?4 FROM leads WHERE id = ?1",
-            )
-            .context("insert sale")?
-            .execute(params![done.lead_id, buyer_id, price, done.finished_at])
+    // A sold lead without a sale row would vanish from buyers' pulls, returns and caps.
+    if (done.outcome == "sold") == done.sales.is_empty() {
+        return Err(StoreError::Backend(format!(
+            "auction of {}: {} with {} sales",
+            done.lead_id,
+            done.outcome,
+            done.sales.len()
+        )));
+    }
+    // One row per buyer of the lead (several for a shared lead), in the order they were made:
+    // the first sale gets the lowest `seq`. The schema checks price = payout + margin.
+    let mut sale = conn
+        .prepare_cached(
+            "INSERT INTO sales (lead_id, buyer_id, publisher_id, vertical, test, price_micros, payout_micros, \
+             margin_micros, sold_at) \
+             SELECT id, ?2, publisher_id, vertical, test, ?3, ?4, ?5, ?6 FROM leads WHERE id = ?1",
+        )
+        .context("insert sale")?;
+    for s in &done.sales {
+        rows += sale
+            .execute(params![done.lead_id, s.buyer_id, s.price, s.payout, s.margin, done.finished_at])
             .context("insert sale")?;
     }
     let mut ping = conn

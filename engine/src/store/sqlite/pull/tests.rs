@@ -4,7 +4,7 @@
 
 use rusqlite::{Connection, params};
 
-use super::{buyer_sql, decode_cursor, encode_cursor, first_key_sql, leads, leads_sql};
+use super::{SALES_SQL, buyer_sql, decode_cursor, encode_cursor, first_key_sql, leads, leads_sql, sale_rows};
 use crate::store::migrations;
 use crate::store::pull::{LeadQuery, LeadScope};
 use crate::store::{PageRequest, StoreError, UnixMs};
@@ -57,14 +57,33 @@ impl Fixture {
         if status == "sold"
             && let Some(buyer) = buyer
         {
-            self.conn
-                .execute(
-                    "INSERT INTO sales (lead_id, buyer_id, publisher_id, vertical, test, price_micros, sold_at) \
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-                    params![id, buyer, publisher, vertical, test, price, at + 1],
-                )
-                .expect("sale");
+            self.sale(id, buyer, price, price);
         }
+    }
+
+    /// A lead sold to every buyer of `sales` (buyer, price, payout): the auction's buyer is the
+    /// first, its price the sum (as a shared lead is recorded).
+    pub fn shared(&self, id: &str, publisher: &str, at: UnixMs, sales: &[(&str, i64, i64)]) {
+        let total = sales.iter().map(|(_, price, _)| price).sum();
+        self.lead(id, publisher, at, "sold", None, total);
+        self.conn
+            .execute("UPDATE auctions SET buyer_id = ?2 WHERE lead_id = ?1", params![id, sales[0].0])
+            .expect("auction buyer");
+        for (buyer, price, payout) in sales {
+            self.sale(id, buyer, *price, *payout);
+        }
+    }
+
+    /// A sale of lead `id` (already there) to `buyer`, sold a millisecond after it arrived.
+    pub fn sale(&self, id: &str, buyer: &str, price: i64, payout: i64) {
+        self.conn
+            .execute(
+                "INSERT INTO sales (lead_id, buyer_id, publisher_id, vertical, test, price_micros, payout_micros, \
+                 margin_micros, sold_at) \
+                 SELECT id, ?2, publisher_id, vertical, test, ?3, ?4, ?5, received_at + 1 FROM leads WHERE id = ?1",
+                params![id, buyer, price, payout, price - payout],
+            )
+            .expect("sale");
     }
 
     pub fn ping(&self, lead: &str, position: i64, buyer: &str, result: &str) {
@@ -101,6 +120,19 @@ impl Fixture {
                 params![lead, credit],
             )
             .expect("return");
+    }
+
+    /// Returns `buyer`'s sale of a (shared) lead, credited its price.
+    pub fn returned_by(&self, lead: &str, buyer: &str) {
+        let returned = self
+            .conn
+            .execute(
+                "UPDATE sales SET returned_at = 2, return_reason = 'fraud', credit_micros = price_micros \
+                 WHERE lead_id = ?1 AND buyer_id = ?2",
+                params![lead, buyer],
+            )
+            .expect("return");
+        assert_eq!(returned, 1, "{lead} was sold to {buyer}");
     }
 
     /// The query plan of `sql`, one detail line per step.
@@ -141,6 +173,14 @@ fn every_walk_reads_its_index_in_key_order_without_sorting() {
     for plan in [&buyer, &publisher, &all] {
         assert!(!plan.contains("TEMP B-TREE"), "a page is read in key order, never sorted:\n{plan}");
     }
+    for plan in [&publisher, &all] {
+        assert!(
+            plan.contains("SEARCH x USING INDEX sqlite_autoindex_sales_1 (lead_id=?)"),
+            "the disposition filter looks a lead's sales up by lead:\n{plan}"
+        );
+    }
+    let sales = fixture.plan(SALES_SQL);
+    assert!(sales.contains("SEARCH sales USING INDEX sqlite_autoindex_sales_1 (lead_id=?)"), "{sales}");
     let owner = |scope: &LeadScope| fixture.plan(first_key_sql(scope));
     assert!(owner(&LeadScope::Buyer("b".into())).contains("USING INDEX sales_by_time (sold_at>?)"));
     assert!(owner(&LeadScope::Publisher("p".into())).contains("USING COVERING INDEX leads_by_publisher"));
@@ -227,4 +267,54 @@ fn filters_select_outcomes_dispositions_verticals_and_times() {
     q.since = Some(1_000);
     let empty = leads(&fixture.conn, &q).expect("empty range");
     assert!(empty.data.is_empty() && empty.next_cursor.is_none());
+}
+
+/// A lead shared by two buyers: in each buyer's walk once, at its own price; once in a
+/// publisher's or admin's walk, with both sales (price, payout and margin each) in the order
+/// they were made.
+#[test]
+fn a_shared_lead_is_once_in_each_buyers_walk_and_once_with_every_sale_in_a_lead_walk() {
+    let fixture = Fixture::new();
+    fixture.lead("ld_1", "p1", 100, "sold", Some("b1"), 2_000_000);
+    fixture.shared("ld_shared", "p1", 101, &[("b2", 5_000_000, 4_000_000), ("b1", 3_000_000, 2_400_000)]);
+    fixture.lead("ld_unsold", "p1", 102, "unsold", None, 0);
+
+    for (buyer, price) in [("b1", 3_000_000), ("b2", 5_000_000)] {
+        let page = leads(&fixture.conn, &query(LeadScope::Buyer(buyer.into()))).expect("page");
+        let shared: Vec<_> = page.data.iter().filter(|row| row.lead_id == "ld_shared").collect();
+        assert_eq!(shared.len(), 1, "{buyer}");
+        assert_eq!((shared[0].buyer_id.as_deref(), shared[0].price), (Some(buyer), Some(price)), "its own price");
+        assert!(shared[0].sales.is_empty(), "a buyer's row is its sale: no other buyer's sale on it");
+    }
+    for scope in [LeadScope::All, LeadScope::Publisher("p1".into())] {
+        let page = leads(&fixture.conn, &query(scope.clone())).expect("page");
+        assert_eq!(
+            page.data.iter().map(|row| row.lead_id.as_str()).collect::<Vec<_>>(),
+            ["ld_1", "ld_shared", "ld_unsold"],
+            "{scope:?}"
+        );
+        let shared = &page.data[1];
+        assert_eq!((shared.buyer_id.as_deref(), shared.price), (Some("b2"), Some(8_000_000)), "first buyer, total");
+        let sales: Vec<_> = shared.sales.iter().map(|s| (s.buyer_id.as_str(), s.price, s.payout, s.margin)).collect();
+        assert_eq!(sales, [("b2", 5_000_000, 4_000_000, 1_000_000), ("b1", 3_000_000, 2_400_000, 600_000)]);
+        assert_eq!(page.data[0].sales.len(), 1);
+        assert!(page.data[2].sales.is_empty(), "an unsold lead has no sales");
+    }
+}
+
+#[test]
+fn a_disposition_filter_finds_a_shared_lead_by_any_of_its_sales() {
+    let fixture = Fixture::new();
+    fixture.shared("ld_shared", "p1", 100, &[("b1", 5_000_000, 5_000_000), ("b2", 3_000_000, 3_000_000)]);
+    fixture.returned_by("ld_shared", "b2");
+    let by = |status: &str, scope: LeadScope| {
+        let mut q = query(scope);
+        q.status = Some(status.to_owned());
+        ids(&fixture, &q)
+    };
+    assert_eq!(by("returned", LeadScope::All), ["ld_shared"], "the second buyer's return");
+    assert_eq!(by("new", LeadScope::All), ["ld_shared"], "the first buyer's sale is still new");
+    assert_eq!(by("returned", LeadScope::Buyer("b2".into())), ["ld_shared"]);
+    assert!(by("returned", LeadScope::Buyer("b1".into())).is_empty(), "b1's sale of it was not returned");
+    assert_eq!(sale_rows(&fixture.conn, "ld_shared").expect("sales")[0].returned_at, None);
 }

@@ -50,8 +50,10 @@ fn buyer_figures_count_pings_bids_timeouts_wins_rejections_and_returns_of_the_ra
         pings: 4,
         bids: 3,
         timeouts: 0,
+        fixed_offers: 0,
         wins: 2,
         total_price: 12_000_000,
+        payout: 5_000_000,
         post_rejections: 1,
         returns: 1,
         returned_amount: 2_000_000,
@@ -62,10 +64,12 @@ fn buyer_figures_count_pings_bids_timeouts_wins_rejections_and_returns_of_the_ra
         bids: 2,
         wins: 1,
         total_price: 3_000_000,
+        payout: 3_000_000,
         ..BuyerFigures::default()
     };
     let c = BuyerFigures { buyer_id: "C".into(), pings: 2, timeouts: 1, ..BuyerFigures::default() };
     assert_eq!(rows, [a.clone(), b, c], "test leads and leads outside [since, until) are left out");
+    // A's 7.00 sale was returned: it pays its publisher nothing, so A's payout is the 5.00 kept.
     assert_eq!(buyer_report(&f.conn, &range(100, 200, Some("A"))).expect("one"), [a]);
     assert!(buyer_report(&f.conn, &range(300, 400, None)).expect("none").is_empty());
 }
@@ -88,6 +92,7 @@ fn publisher_figures_count_outcomes_and_money_of_the_range() {
         sold: 2,
         sales: 2,
         total_price: 8_000_000,
+        payout: 8_000_000,
         ..PublisherFigures::default()
     };
     let p2 = PublisherFigures {
@@ -98,11 +103,68 @@ fn publisher_figures_count_outcomes_and_money_of_the_range() {
         duplicates: 1,
         sales: 1,
         total_price: 7_000_000,
+        payout: 0,
         returns: 1,
         returned_amount: 2_000_000,
     };
     assert_eq!(rows, [p1, p2.clone()]);
     assert_eq!(publisher_report(&f.conn, &range(100, 200, Some("p2"))).expect("one"), [p2]);
+}
+
+/// Margins, shared leads and fixed-price buyers: a lead shared by A (5.00, payout 4.00) and
+/// the fixed-price buyer F (3.00, payout 2.40), whose sale is returned; a lead sold to A alone
+/// (2.00, payout 1.60) with F's fixed offer losing; a shared test lead counted nowhere.
+#[test]
+fn shared_sales_and_fixed_offers_count_per_sale_and_payouts_are_net_of_returns() {
+    let f = Fixture::new();
+    f.shared("ld_s", "p1", 100, &[("A", 5_000_000, 4_000_000), ("F", 3_000_000, 2_400_000)]);
+    f.ping("ld_s", 0, "A", "bid");
+    f.ping("ld_s", 1, "F", "fixed");
+    f.returned_by("ld_s", "F");
+    f.lead("ld_e", "p1", 101, "sold", None, 2_000_000);
+    f.sale("ld_e", "A", 2_000_000, 1_600_000);
+    f.ping("ld_e", 0, "A", "bid");
+    f.ping("ld_e", 1, "F", "fixed");
+    f.lead_in("ld_t", "p1", "auto_insurance", true, 102, "sold", None, 0);
+    f.sale("ld_t", "A", 9_000_000, 1_000_000);
+    f.sale("ld_t", "F", 9_000_000, 1_000_000);
+    f.ping("ld_t", 0, "F", "fixed");
+
+    let a = BuyerFigures {
+        buyer_id: "A".into(),
+        pings: 2,
+        bids: 2,
+        wins: 2,
+        total_price: 7_000_000,
+        payout: 5_600_000,
+        ..BuyerFigures::default()
+    };
+    let fixed = BuyerFigures {
+        buyer_id: "F".into(),
+        fixed_offers: 2,
+        wins: 1,
+        total_price: 3_000_000,
+        payout: 0,
+        returns: 1,
+        returned_amount: 3_000_000,
+        ..BuyerFigures::default()
+    };
+    assert_eq!(buyer_report(&f.conn, &range(100, 200, None)).expect("buyers"), [a, fixed], "F was never pinged");
+    let p1 = PublisherFigures {
+        publisher_id: "p1".into(),
+        leads: 2,
+        sold: 2,
+        sales: 3,
+        total_price: 10_000_000,
+        payout: 5_600_000,
+        returns: 1,
+        returned_amount: 3_000_000,
+        ..PublisherFigures::default()
+    };
+    for only in [None, Some("p1")] {
+        let rows = publisher_report(&f.conn, &range(100, 200, only)).expect("publishers");
+        assert_eq!(rows, std::slice::from_ref(&p1), "{only:?}");
+    }
 }
 
 #[test]
