@@ -99,9 +99,8 @@ async fn margins_add_up_buyer_price_is_payout_plus_margin_to_the_micro_unit() {
     // 72.5% of 12.345677 is 8.950615825: the publisher is paid 8.950615, the broker keeps 3.395062.
     assert_eq!(answer["price"], "8.950615");
     assert_eq!(fake.posts()[0].json()["price"], "12.345677", "the buyer is posted its own price");
-    let db = engine.dir.path().join("engine.db");
-    engine.stop().await.unwrap();
-    let conn = rusqlite::Connection::open(db).unwrap();
+    // The sale is stored before the answer (strict durability): read it from the store.
+    let conn = rusqlite::Connection::open(engine.dir.path().join("engine.db")).unwrap();
     let (price, payout, margin): (i64, i64, i64) = conn
         .query_row("SELECT price_micros, payout_micros, margin_micros FROM sales", [], |r| {
             Ok((r.get(0)?, r.get(1)?, r.get(2)?))
@@ -109,6 +108,8 @@ async fn margins_add_up_buyer_price_is_payout_plus_margin_to_the_micro_unit() {
         .unwrap();
     assert_eq!((price, payout, margin), (12_345_677, 8_950_615, 3_395_062));
     assert_eq!(price, payout + margin);
+    drop(conn);
+    engine.stop().await.unwrap();
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -23,13 +23,14 @@ const KEY2: &str = "test-publisher-key-2";
 /// 2. pub1: a rejects the post, b wins.
 /// 3. pub2: a and b do not bid: unsold.
 /// 4. pub2: lead 3 again: a duplicate, nobody pinged.
-/// 5. pub1: a test lead, sold to a (the one buyer in test mode): in no figure.
+/// 5. pub1: a test lead, sold to `sandbox` (the one buyer in test mode): in no figure.
 ///
 /// Returns the engine and the ids of leads 1 and 2.
 async fn controlled_run(fake: &FakeBuyers) -> (Engine, String, String) {
     let auction = "[auction]\nping_timeout_ms = 400\ntotal_timeout_ms = 3000\n[dedupe]\n";
-    let buyers = fake.buyer_toml("a", &format!("test_mode = true\n{}", buyer_key_toml("a")))
+    let buyers = fake.buyer_toml("a", &buyer_key_toml("a"))
         + &fake.buyer_toml("b", &buyer_key_toml("b"))
+        + &fake.buyer_toml("sandbox", "test_mode = true")
         + &fake.buyer_toml("c", "breaker = { enabled = false }");
     let pub2 = format!("[[publishers]]\nid = \"pub2\"\nkey_sha256 = \"{}\"\n", digest(KEY2));
     let engine = Engine::start(&config(&format!("{auction}{buyers}{pub2}{}", admin_toml()))).await;
@@ -47,7 +48,7 @@ async fn controlled_run(fake: &FakeBuyers) -> (Engine, String, String) {
     assert_eq!(fourth["outcome"], "duplicate");
     fake.set("a", Behavior::bid("\"5.00\""));
     let test = lead_numbered(5).replace("\"test\": false", "\"test\": true");
-    assert_eq!(engine.lead(&test).await.json()["buyer_id"], "a");
+    assert_eq!(engine.lead(&test).await.json()["buyer_id"], "sandbox");
     let id = |answer: &Value| answer["lead_id"].as_str().unwrap().to_owned();
     (engine, id(&first), id(&second))
 }
@@ -62,6 +63,7 @@ async fn buyers() -> FakeBuyers {
         ("a", Behavior::bid("\"5.00\"")),
         ("b", Behavior::bid("\"3.00\"")),
         ("c", Behavior::bid("\"9.00\"").ping_after(Duration::from_millis(1_500))),
+        ("sandbox", Behavior::bid("\"5.00\"")),
     ])
     .await
 }
