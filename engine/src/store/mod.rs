@@ -107,8 +107,8 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
     /// Dead deliveries (the last retry failed, or a 4xx/410 ended them), newest first.
     fn dead_letters(&self, page: PageRequest) -> StoreFuture<'_, Page<DeliveryView>>;
 
-    /// Sales (and posts a crash left in doubt: they may have sold) of non-test leads made at
-    /// or after `since`: what buyer caps are rebuilt from at start.
+    /// Sales of non-test leads (one row per buyer of a shared lead) and every post a crash left
+    /// in doubt (it may have sold), made at or after `since`: what buyer caps are rebuilt from.
     fn sales_since(&self, since: UnixMs) -> StoreFuture<'_, Vec<SaleRow>>;
 
     // -- Feedback: dispositions and returns. --
@@ -675,7 +675,7 @@ pub struct StoredLead {
     pub pings: Vec<PingRow>,
     /// Post attempts, with `in_doubt` ones.
     pub posts: Vec<StoredPost>,
-    /// Its sales (one while leads are sold exclusively), with dispositions and returns.
+    /// Its sales (one for an exclusive lead, up to N for a shared one), with dispositions and returns.
     pub sales: Vec<pull::StoredSale>,
     /// Its events in sequence order: (event id, type, sequence).
     pub events: Vec<(String, String, i64)>,
