@@ -5,12 +5,16 @@
 //! Criterion reports the mean; the target is on p99, so after the criterion run this
 //! bench also measures 20,000 auctions one by one and prints p50 / p99 / p99.9 / max. Both
 //! with plain buyers and with buyers under every control (caps reserved and committed on each
-//! sale, schedules, circuit breakers), so the controls' cost is a ratio within one run.
+//! sale, schedules, circuit breakers), so the controls' cost is a ratio within one run. The
+//! `distribution` group prices how a lead is sold: to one buyer, shared with three (three
+//! posts), or with half the buyers at a fixed price (five pings instead of ten).
 
 use std::sync::Arc;
 use std::time::Duration;
 
-use benches::{InstantBuyers, LEAD, config_with_buyers, config_with_controlled_buyers, instant_buyers};
+use benches::{
+    InstantBuyers, LEAD, config_with_buyers, config_with_controlled_buyers, config_with_distribution, instant_buyers,
+};
 use criterion::{Criterion, criterion_group, criterion_main};
 use engine::api::validate;
 use engine::auction::{Auctioneer, Offer, Settings};
@@ -28,13 +32,21 @@ fn setup(controls: bool) -> (Arc<Registry>, Auctioneer<InstantBuyers>) {
 }
 
 async fn one_auction(registry: &Arc<Registry>, auctioneer: &Auctioneer<InstantBuyers>) -> Duration {
+    auction_selling_to(registry, auctioneer, 1).await
+}
+
+async fn auction_selling_to(
+    registry: &Arc<Registry>,
+    auctioneer: &Auctioneer<InstantBuyers>,
+    sales: usize,
+) -> Duration {
     let start = Instant::now();
     let lead = validate::lead(LEAD).expect("valid");
     let lead_id: Arc<str> = engine::protocol::ids::lead_id().into();
     let offer = Offer { publisher_id: "pub1", exclude: &[] };
     let record = auctioneer.run(registry, &lead, lead_id, start, offer).await;
     assert_eq!(record.pings.len(), BUYERS);
-    assert_eq!(record.sales.len(), 1);
+    assert_eq!(record.sales.len(), sales);
     let answer = serde_json::to_vec(&record.answer()).expect("serializes");
     std::hint::black_box(answer);
     start.elapsed()
@@ -54,6 +66,19 @@ fn full_auction(c: &mut Criterion) {
             b.to_async(&rt).iter(|| one_auction(&registry, &auctioneer));
         });
     }
+}
+
+fn distribution(c: &mut Criterion) {
+    let rt = runtime();
+    let mut group = c.benchmark_group("distribution");
+    for (name, sales) in [("exclusive", 1), ("shared", 3), ("fixed", 1)] {
+        let registry = Arc::new(Registry::from_config(&config_with_distribution(BUYERS, name)));
+        let auctioneer = Auctioneer::new(instant_buyers(), Settings::from_config(&Default::default()));
+        group.bench_function(name, |b| {
+            b.to_async(&rt).iter(|| auction_selling_to(&registry, &auctioneer, sales));
+        });
+    }
+    group.finish();
 }
 
 fn overhead_percentiles(_: &mut Criterion) {
@@ -88,5 +113,5 @@ fn percentiles(controls: bool) {
     );
 }
 
-criterion_group!(benches, full_auction, overhead_percentiles);
+criterion_group!(benches, full_auction, distribution, overhead_percentiles);
 criterion_main!(benches);

@@ -25,6 +25,30 @@ pub fn config_with_buyers(n: usize, all_eligible: bool) -> Config {
     buyers_config(n, all_eligible, "")
 }
 
+/// `n` buyers that all want the lead, sold the way `distribution` says: to the best bid
+/// (`exclusive`), to the best three (`shared`: the publisher shares every lead with up to 3
+/// buyers), or with every other buyer at a fixed price, never pinged (`fixed`).
+pub fn config_with_distribution(n: usize, distribution: &str) -> Config {
+    let terms = match distribution {
+        "shared" => "sharing = { \"*\" = { mode = \"shared\", max_buyers = 3 } }\n",
+        _ => "",
+    };
+    let mut toml = format!(
+        "[[publishers]]\nid = \"pub1\"\nkey_sha256 = \"0000000000000000000000000000000000000000000000000000000000000001\"\n{terms}"
+    );
+    for i in 0..n {
+        let reach = match (distribution, i % 2) {
+            ("fixed", 1) => format!("fixed_price = \"{}.00\"\n", 5 + i),
+            _ => format!("ping_url = \"http://127.0.0.1:9/b{i}/ping\"\n"),
+        };
+        let kinds = if distribution == "shared" { "lead_types = [\"exclusive\", \"shared\"]\n" } else { "" };
+        toml.push_str(&format!(
+            "[[buyers]]\nid = \"b{i}\"\n{reach}post_url = \"http://127.0.0.1:9/b{i}/post\"\nverticals = [\"auto_insurance\"]\n{kinds}"
+        ));
+    }
+    Config::from_toml(&toml).expect("bench config is valid")
+}
+
 /// [`config_with_buyers`] where every buyer also has the controls checked per lead: caps (its
 /// own and per publisher, never full), a schedule open around the clock in its own time zone,
 /// and the default circuit breaker.
