@@ -4,7 +4,8 @@
 //! non-personal attributes under one deadline, ranks the bids, posts the full lead to the best
 //! bidder and cascades down the ranking on rejection. Layout (arrows point down only):
 //!
-//! - [`api`]: the HTTP face: routing, intake (auth, limits, validation, idempotency).
+//! - [`api`]: the HTTP face: routing, intake (auth, limits, validation, idempotency), publishers'
+//!   ping/post (held bids, the ping shield).
 //! - [`auction`]: fan-out under the deadline, ranking, cascade, the auction record.
 //! - [`dedupe`]: duplicate leads by phone and email within a window (an in-memory index of
 //!   hashes, rebuilt from the store at start).
@@ -129,6 +130,7 @@ impl<T: Transport> Engine<T> {
             tokio::spawn(sweep_idempotency(Arc::downgrade(&app.intake.idempotency))),
             tokio::spawn(ops::metrics::upkeep()),
             tokio::spawn(api::keys::sync(Arc::downgrade(&store), Arc::downgrade(&app.keys))),
+            tokio::spawn(app.ping_post.sweeper()),
         ];
         if let Some(dedupe) = &app.intake.dedupe {
             let rows = store
@@ -234,8 +236,9 @@ pub fn build<T: Transport>(
         journal,
         dedupe: config.dedupe.clone().map(|d| Arc::new(dedupe::Dedupe::new(d))),
     };
-    let app =
-        App { keys, intake, health: Arc::new(Health::default()), feedback, pull, reports, admin, keys_api, webhooks };
+    let ping_post = api::ping_post::PingPostApi::new(config, live);
+    let health = Arc::new(Health::default());
+    let app = App { keys, intake, ping_post, health, feedback, pull, reports, admin, keys_api, webhooks };
     (Arc::new(app), records_rx)
 }
 

@@ -1,5 +1,5 @@
 //! The HTTP face: routing (one table, [`routes`]), authentication and scopes ([`auth`]), then
-//! the endpoints: intake, pull, feedback, reports, the admin APIs, operations. Handlers turn every failure
+//! the endpoints: intake, publishers' ping/post, pull, feedback, reports, the admin APIs, operations. Handlers turn every failure
 //! into a JSON error answer; nothing a client sends can end the server.
 
 pub mod admin;
@@ -10,6 +10,7 @@ pub mod feedback;
 pub mod idempotency;
 pub mod intake;
 pub mod keys;
+pub mod ping_post;
 pub mod pull;
 pub mod query;
 pub mod read_gate;
@@ -45,6 +46,8 @@ pub struct App<T> {
     pub keys: Arc<Keys>,
     /// Lead intake.
     pub intake: Intake<T>,
+    /// Publishers' ping/post (`POST /v1/ping`, `POST /v1/post`).
+    pub ping_post: ping_post::PingPostApi,
     /// Liveness and readiness.
     pub health: Arc<Health>,
     /// Dispositions and returns.
@@ -130,6 +133,8 @@ impl<T: Transport> App<T> {
     ) -> Result<Response<Full<Bytes>>, ApiError> {
         match endpoint {
             Endpoint::Leads if parts.method == Method::POST => self.intake.handle(caller, parts, body).await,
+            Endpoint::Ping => self.ping_post.ping(&self.intake, caller, parts, body).await,
+            Endpoint::Post => self.ping_post.post(&self.intake, caller, parts, body).await,
             Endpoint::Leads | Endpoint::Lead(_) => self.pull.handle(caller, endpoint, parts).await,
             Endpoint::LeadStatus(_) | Endpoint::LeadReturn(_) => {
                 self.feedback.handle(caller, endpoint, parts, body).await

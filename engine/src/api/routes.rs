@@ -13,6 +13,10 @@ pub enum Endpoint<'a> {
     Leads,
     /// `/v1/leads/{id}`.
     Lead(&'a str),
+    /// `/v1/ping`: a publisher's ping.
+    Ping,
+    /// `/v1/post`: a publisher's post on its ping.
+    Post,
     /// `/v1/leads/{id}/status`.
     LeadStatus(&'a str),
     /// `/v1/leads/{id}/return`.
@@ -61,6 +65,8 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("POST", "/v1/leads"),
     ("GET", "/v1/leads"),
     ("GET", "/v1/leads/{id}"),
+    ("POST", "/v1/ping"),
+    ("POST", "/v1/post"),
     ("POST", "/v1/leads/{id}/status"),
     ("POST", "/v1/leads/{id}/return"),
     ("GET", "/v1/reports/buyers"),
@@ -122,6 +128,8 @@ impl<'a> Endpoint<'a> {
             [Some("leads"), Some(id), None] => Endpoint::Lead(id),
             [Some("leads"), Some(id), Some("status")] => Endpoint::LeadStatus(id),
             [Some("leads"), Some(id), Some("return")] => Endpoint::LeadReturn(id),
+            [Some("ping"), None, None] => Endpoint::Ping,
+            [Some("post"), None, None] => Endpoint::Post,
             [Some("reports"), Some("buyers"), None] => Endpoint::BuyerReport,
             [Some("reports"), Some("publishers"), None] => Endpoint::PublisherReport,
             [Some(kind), rest @ ..] if kind_of(kind).is_some() => {
@@ -150,7 +158,11 @@ impl<'a> Endpoint<'a> {
         match self {
             Endpoint::Leads | Endpoint::Directory(_) | Endpoint::Keys => "GET, POST",
             Endpoint::Lead(_) | Endpoint::BuyerReport | Endpoint::PublisherReport | Endpoint::Audit => "GET",
-            Endpoint::LeadStatus(_) | Endpoint::LeadReturn(_) | Endpoint::Pause(..) => "POST",
+            Endpoint::LeadStatus(_)
+            | Endpoint::LeadReturn(_)
+            | Endpoint::Pause(..)
+            | Endpoint::Ping
+            | Endpoint::Post => "POST",
             Endpoint::Entry(..) => "GET, PUT, PATCH, DELETE",
             Endpoint::Key(_) => "GET, DELETE",
             Endpoint::Webhooks(route) => route.allow(),
@@ -214,7 +226,16 @@ mod tests {
 
     #[test]
     fn unknown_paths_do_not_route() {
-        for path in ["/v1/lead", "/v1/leads/", "/v1/leads/x/y/z", "/v1/buyers/x/stop", "/v1/reports", "/v2/leads"] {
+        for path in [
+            "/v1/lead",
+            "/v1/leads/",
+            "/v1/ping/x",
+            "/v1/post/",
+            "/v1/leads/x/y/z",
+            "/v1/buyers/x/stop",
+            "/v1/reports",
+            "/v2/leads",
+        ] {
             assert_eq!(Endpoint::of(path), None, "{path}");
         }
     }

@@ -236,6 +236,17 @@ pub fn finished(record: &AuctionRecord, publisher_id: &str, lead: &Lead, answer:
     }))
 }
 
+/// The write of buyer events that belong to no lead's outcome: the circuit transitions of a
+/// publisher's ping phase (its post may never come, or come after the ping expired). `None`
+/// when there are none.
+pub fn buyer_events(events: &[BuyerEvent]) -> Option<Write> {
+    if events.is_empty() {
+        return None;
+    }
+    let at = crate::store::now_ms();
+    Some(Write::BuyerEvents(events.iter().map(|e| buyer_event(e, at)).collect()))
+}
+
 /// Why an auction ended unsold: nobody bid, every bidder's cap was full by the time its post
 /// came, every post failed, or the budget ran out first.
 fn unsold_reason(bids: usize, posts: usize, capped: usize) -> &'static str {

@@ -207,6 +207,9 @@ pub enum Write {
     /// A lead found to be a duplicate (dedupe, `reject` mode), closed without an auction:
     /// written with its [`Write::LeadReceived`], in the same call.
     DuplicateClosed(Box<DuplicateClosed>),
+    /// Buyer events outside any lead's outcome (the circuit transitions of a publisher's ping
+    /// phase, stored at once since its post may never come), with the outbox's deliveries.
+    BuyerEvents(Vec<NewEvent>),
     /// One delivery attempt and what follows from it.
     DeliveryAttempted(DeliveryAttempted),
     /// Creates or replaces a subscription (deliveries already made are kept).

@@ -30,6 +30,9 @@ fn apply_write(conn: &Connection, write: Write, wake: &mut bool) -> Result<u64, 
         Write::PostStarted(post) => post_started(conn, &post),
         Write::AuctionFinished(finished) => auction_finished(conn, *finished, wake),
         Write::DuplicateClosed(duplicate) => duplicate_closed(conn, *duplicate, wake),
+        Write::BuyerEvents(buyer_events) => {
+            buyer_events.into_iter().try_fold(0, |rows, event| Ok(rows + events::insert(conn, event, wake)?))
+        }
         Write::DeliveryAttempted(attempted) => webhook_writes::delivery_attempted(conn, attempted, wake),
         Write::PutSubscription(subscription) => webhook_writes::put_subscription(conn, &subscription, wake),
         Write::DeleteSubscription { id } => webhook_writes::delete_subscription(conn, &id),
