@@ -244,3 +244,37 @@ async fn caps_and_dedupe_count_each_sale_of_a_shared_lead() {
     assert_eq!(sold_to(&engine.lead(&person(1)).await.json()), ["s3"]);
     engine.stop().await.unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_fixed_price_buyer_pays_its_fixed_price_under_second_price_too() {
+    let fake = FakeBuyers::start(&[("fixed", Behavior::bid("\"0.01\"")), ("bidder", Behavior::bid("\"12.00\""))]).await;
+    let buyers = fixed_buyer(&fake, "fixed", "15.00", "") + &fake.buyer_toml("bidder", "");
+    let engine = Engine::start(&config(&format!("[auction]\npricing = \"second\"\n{buyers}"))).await;
+    assert_eq!(engine.lead(&lead_numbered(1)).await.json()["price"], "15.00");
+    assert_eq!(fake.posts_to("fixed")[0].json()["price"], "15.00", "not the next bid plus a step");
+    engine.stop().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_fixed_price_buyers_circuit_closes_again_on_a_good_post() {
+    let fake = FakeBuyers::start(&[
+        ("fixed", Behavior::bid("\"0.01\"").post(PostReply::Raw(503, "{}"))),
+        ("bidder", Behavior::bid("\"1.00\"")),
+    ])
+    .await;
+    let breaker = "breaker = { failures = 2, rate = 0, cooloff_ms = 200 }";
+    let buyers = fixed_buyer(&fake, "fixed", "5.00", breaker) + &fake.buyer_toml("bidder", "");
+    let engine = Engine::start(&config(&buyers)).await;
+    for n in 0..2 {
+        assert_eq!(engine.lead(&lead_numbered(n)).await.json()["buyer_id"], "bidder", "posts to fixed fail");
+    }
+    assert_eq!(fake.posts_to("fixed").len(), 2);
+    assert_eq!(engine.lead(&lead_numbered(2)).await.json()["buyer_id"], "bidder");
+    assert_eq!(fake.posts_to("fixed").len(), 2, "its circuit is open: not offered");
+    fake.set("fixed", Behavior::bid("\"0.01\""));
+    // The cool-off is the breaker's own clock: nothing signals its end.
+    tokio::time::sleep(std::time::Duration::from_millis(250)).await;
+    assert_eq!(engine.lead(&lead_numbered(3)).await.json()["buyer_id"], "fixed", "the probe: its post");
+    assert_eq!(engine.lead(&lead_numbered(4)).await.json()["buyer_id"], "fixed", "closed again by the probe's post");
+    engine.stop().await.unwrap();
+}

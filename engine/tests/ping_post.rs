@@ -403,3 +403,18 @@ async fn a_post_rejected_by_the_held_winner_cascades_to_the_next_held_bid() {
     assert_eq!(fake.pings().len(), 2, "the cascade uses the held bids");
     engine.stop().await.unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_held_winner_paused_before_the_post_is_skipped_and_the_next_held_bid_buys() {
+    let fake = FakeBuyers::start(&[("high", Behavior::bid("\"20.00\"")), ("low", Behavior::bid("\"12.00\""))]).await;
+    let buyers = fake.buyer_toml("high", "") + &fake.buyer_toml("low", "");
+    let engine = Engine::start(&(config(&(buyers + &admin_toml())))).await;
+    let (ping_id, answer) = held_ping(&engine, PING).await;
+    assert_eq!(answer["bid"], "20.00");
+    let paused = engine.call("POST", "/v1/buyers/high/pause", ADMIN_KEY, "").await;
+    assert_eq!(paused.status, 200, "{:?}", paused.body);
+    let sold = post(&engine, &post_body(&ping_id)).await.json();
+    assert_eq!(sold["buyer_id"], "low", "posted through the buyers as they are now: {sold}");
+    assert!(fake.posts_to("high").is_empty(), "a paused buyer gets no lead, held bid or not");
+    engine.stop().await.unwrap();
+}

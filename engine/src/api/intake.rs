@@ -149,6 +149,8 @@ impl<T: Transport> Intake<T> {
         let records = self.records.clone();
         let journal = self.journal.clone();
         let dedupe = self.dedupe.clone();
+        // Held bids are posted through the buyers as they are now (paused, deleted, changed).
+        let current = self.registry.current();
         let task = self.tasks.spawn(async move {
             let Submission { publisher, lead, started, permit, idempotency, bids, post } = submission;
             let (running, key) = idempotency.unzip();
@@ -189,7 +191,7 @@ impl<T: Transport> Intake<T> {
                     (auctioneer.run(&registry, &lead, Arc::clone(&lead_id), started, offer).await, None)
                 }
                 Bids::Held(held, claim) => {
-                    (auctioneer.post(*held, &lead, Arc::clone(&lead_id), started, offer).await, Some(claim))
+                    (auctioneer.post(*held, &current, &lead, Arc::clone(&lead_id), started, offer).await, Some(claim))
                 }
             };
             in_flight.decrement(1.0);

@@ -44,11 +44,6 @@ pub struct Cascade {
 }
 
 impl Cascade {
-    /// A cascade over `len` ranked bids seeking one sale.
-    pub fn new(len: usize) -> Cascade {
-        Cascade::seeking(len, 1)
-    }
-
     /// A cascade over `len` ranked bids seeking up to `want` sales (a shared lead).
     pub fn seeking(len: usize, want: usize) -> Cascade {
         Cascade { len, next: 0, sales: 0, want: want.max(1) }
@@ -93,7 +88,7 @@ mod tests {
 
     #[test]
     fn posts_in_rank_order_until_one_accepts() {
-        let mut cascade = Cascade::new(3);
+        let mut cascade = Cascade::seeking(3, 1);
         assert_eq!(cascade.next(MS(100), MS(1000), |_| None), Step::Post { rank: 0, timeout: MS(900) });
         cascade.record(false);
         assert_eq!(cascade.next(MS(200), MS(1000), |_| Some(MS(50))), Step::Post { rank: 1, timeout: MS(50) });
@@ -103,11 +98,11 @@ mod tests {
 
     #[test]
     fn stops_when_bids_or_budget_run_out() {
-        let mut cascade = Cascade::new(1);
+        let mut cascade = Cascade::seeking(1, 1);
         assert!(matches!(cascade.next(MS(0), MS(1000), |_| None), Step::Post { rank: 0, .. }));
         cascade.record(false);
         assert_eq!(cascade.next(MS(10), MS(1000), |_| None), Step::Stop(StopReason::Exhausted));
-        let mut late = Cascade::new(2);
+        let mut late = Cascade::seeking(2, 1);
         assert_eq!(late.next(MS(998), MS(1000), |_| None), Step::Stop(StopReason::OutOfBudget));
     }
 
@@ -134,7 +129,7 @@ mod tests {
         ) {
             let budget = MS(1000);
             let mut elapsed = MS(100);
-            let mut cascade = Cascade::new(len);
+            let mut cascade = Cascade::seeking(len, 1);
             let mut posted = Vec::new();
             let mut accepted_at = None;
             for (accept, took) in answers {

@@ -14,48 +14,38 @@ use std::sync::Arc;
 
 use super::record::{BuyerEvent, PingRecord, PingResult, PostRecord};
 
-/// What the auction knows beyond a round's ping records.
-#[derive(Debug, Clone, Copy)]
-pub struct Outcomes<'a> {
-    /// `eligible[i]` is the registry index of the buyer of the round's ping `i`.
-    pub eligible: &'a [u32],
-    /// Those pinged as their circuit's probe.
-    pub probes: &'a [u32],
-    /// False when the engine was too starved for its timeouts to mean anything.
-    pub count_timeouts: bool,
-}
-
 /// Whether `timeouts` of `pinged` buyers timing out in one auction is a common-mode failure
 /// (the engine's or the network's, not the buyers'): more than half of at least three.
 pub fn common_mode(timeouts: usize, pinged: usize) -> bool {
     pinged >= 3 && timeouts * 2 > pinged
 }
 
-/// Records one round's ping results into `events` (the circuits' transitions).
-pub fn record_pings(pings: &[PingRecord], mut outcomes: Outcomes<'_>, events: &mut Vec<BuyerEvent>) {
+/// Records one round's ping results into `events` (the circuits' transitions);
+/// `count_timeouts` is false when the engine was too starved for its timeouts to mean anything.
+pub fn record_pings(pings: &[PingRecord], mut count_timeouts: bool, events: &mut Vec<BuyerEvent>) {
     let now = crate::store::now_ms();
-    let sent = pings.iter().filter(|p| !matches!(p.result, PingResult::Fixed { .. })).count();
+    let sent = pings.iter().filter(|p| p.buyer.fixed_price.is_none()).count();
     let timeouts = pings.iter().filter(|p| p.result == PingResult::Timeout).count();
-    outcomes.count_timeouts &= !common_mode(timeouts, sent);
-    for (ping, index) in pings.iter().zip(outcomes.eligible) {
-        let probe = outcomes.probes.contains(index);
+    count_timeouts &= !common_mode(timeouts, sent);
+    for ping in pings.iter().filter(|p| p.buyer.fixed_price.is_none()) {
         let Some(circuit) = &ping.buyer.circuit else { continue };
-        match ping.result {
-            PingResult::Fixed { .. } => continue,
+        if ping.result == PingResult::Timeout && !count_timeouts {
             // Not counted; a probe among them is given up after a cool-off (`Circuit::admit`).
-            PingResult::Timeout if !outcomes.count_timeouts => continue,
-            _ => push(events, ping, circuit.record(ping.result.health(), probe, now)),
+            continue;
         }
+        push(events, ping, circuit.record(ping.result.health(), ping.probe, now));
     }
 }
 
-/// Records every post's result into `events`.
+/// Records every post's result into `events`. A fixed-price buyer admitted as its circuit's
+/// probe was not pinged: its post is the probe.
 pub fn record_posts(pings: &[PingRecord], posts: &[PostRecord], events: &mut Vec<BuyerEvent>) {
     let now = crate::store::now_ms();
     for post in posts {
         let ping = &pings[post.ping];
         if let Some(circuit) = &ping.buyer.circuit {
-            push(events, ping, circuit.record(post.result.health(), false, now));
+            let probe = ping.probe && ping.buyer.fixed_price.is_some();
+            push(events, ping, circuit.record(post.result.health(), probe, now));
         }
     }
 }

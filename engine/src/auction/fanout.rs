@@ -1,5 +1,6 @@
 //! Ping fan-out: every eligible buyer at once, one deadline. A fixed-price buyer is not
-//! pinged: its fixed price stands as its bid (checked against the floor like any bid).
+//! pinged: its fixed price stands as its bid (selection left it out if that is below the
+//! lead's floor).
 //!
 //! Each ping runs as its own task so that, at the deadline, the auction simply stops waiting
 //! while a late answer is still read to the end off the auction's path: the HTTP/1.1
@@ -15,7 +16,7 @@ use tokio::time::{Instant, timeout, timeout_at};
 use super::rank::{self, Candidate};
 use super::record::{PingRecord, PingResult};
 use crate::buyers::{Buyer, PingView, Registry};
-use crate::protocol::bid::{BidVerdict, InvalidBid, PriceLimits};
+use crate::protocol::bid::{BidVerdict, PriceLimits};
 use crate::protocol::ids;
 use crate::protocol::lead::Profile;
 use crate::protocol::money::Micros;
@@ -66,18 +67,11 @@ pub async fn ping_all<T: Transport>(
     let mut pending = 0;
     for (slot, &index) in eligible.iter().enumerate() {
         let buyer = registry.buyer(index);
-        if let Some(fixed) = buyer.fixed_price {
-            let result = match fixed_bid(fixed, limits(buyer, floor)) {
-                Ok(price) => {
-                    let score = rank::score(price, buyer.weight);
-                    let turn = buyer.turns.pass();
-                    candidates.push(Candidate { price, score, answered_at: Duration::ZERO, ping: first + slot, turn });
-                    PingResult::Fixed { price }
-                }
-                Err(reason) => PingResult::Invalid(reason),
-            };
-            let ping_id = ids::ping_id().into();
-            records.push(PingRecord { buyer: Arc::clone(buyer), ping_id, result, latency: None });
+        if let Some(price) = buyer.fixed_price {
+            let (score, turn) = (rank::score(price, buyer.weight), buyer.turns.pass(lead.vertical));
+            candidates.push(Candidate { price, score, answered_at: Duration::ZERO, ping: first + slot, turn });
+            let (ping_id, result) = (ids::ping_id().into(), PingResult::Fixed { price });
+            records.push(PingRecord { buyer: Arc::clone(buyer), ping_id, result, latency: None, probe: false });
             cutoffs.push(wait_until);
             continue;
         }
@@ -111,7 +105,8 @@ pub async fn ping_all<T: Transport>(
             }
             (slot, result, at)
         });
-        records.push(PingRecord { buyer: Arc::clone(buyer), ping_id, result: PingResult::Timeout, latency: None });
+        let result = PingResult::Timeout;
+        records.push(PingRecord { buyer: Arc::clone(buyer), ping_id, result, latency: None, probe: false });
         cutoffs.push(cutoff);
     }
 
@@ -138,7 +133,7 @@ pub async fn ping_all<T: Transport>(
             Ok(Ok(reply)) => match record.buyer.judge_bid(reply.status, &reply.body, limits(&record.buyer, floor)) {
                 BidVerdict::Bid { price, bid_id } => {
                     let score = rank::score(price, record.buyer.weight);
-                    let turn = record.buyer.turns.pass();
+                    let turn = record.buyer.turns.pass(lead.vertical);
                     candidates.push(Candidate { price, score, answered_at: latency, ping: first + slot, turn });
                     PingResult::Bid { price, bid_id }
                 }
@@ -159,18 +154,6 @@ pub async fn ping_all<T: Transport>(
 /// A buyer's price limits for a lead whose vertical's floor is `floor`.
 pub fn limits(buyer: &Buyer, floor: Micros) -> PriceLimits {
     PriceLimits { floor: buyer.limits.floor.max(floor), max: buyer.limits.max }
-}
-
-/// A fixed price as a bid: invalid, like a bid would be, below the lead's floor or above the
-/// sanity maximum.
-fn fixed_bid(price: Micros, limits: PriceLimits) -> Result<Micros, InvalidBid> {
-    if price > limits.max {
-        Err(InvalidBid::AboveMax)
-    } else if price < limits.floor {
-        Err(InvalidBid::BelowFloor)
-    } else {
-        Ok(price)
-    }
 }
 
 /// Per-buyer metrics for one auction's pings.

@@ -8,9 +8,12 @@ use std::time::Duration;
 
 use super::rank::Candidate;
 use super::record::{BuyerEvent, PingRecord};
-use super::{Settings, fanout, pricing};
+use tokio::time::Instant;
+
+use super::{Settings, pricing};
 use crate::buyers::{Registry, Terms};
 use crate::protocol::money::Micros;
+use crate::store::UnixMs;
 
 /// A lead's ping phase, done: its bids, held for its post.
 #[derive(Debug)]
@@ -27,8 +30,10 @@ pub struct Held {
     pub(super) ranked: Vec<Candidate>,
     /// How many of them may buy the lead.
     pub(super) want: usize,
-    /// Index in the registry's tiers of the next tier to ping.
-    next_tier: usize,
+    /// The last tier pinged (`None`: none yet).
+    last_tier: Option<u8>,
+    /// When the ping phase began.
+    pub(super) started: Instant,
     /// Time spent pinging, all rounds.
     pub(super) ping_time: Duration,
     /// Time spent waiting on buyers' pings.
@@ -50,7 +55,8 @@ impl Held {
             pings: Vec::new(),
             ranked: Vec::new(),
             want: 1,
-            next_tier: 0,
+            last_tier: None,
+            started: Instant::now(),
             ping_time: Duration::ZERO,
             waited: Duration::ZERO,
             buyer_events: Vec::new(),
@@ -59,16 +65,39 @@ impl Held {
         }
     }
 
-    /// The next tier to ping, if any is left (and moves past it).
-    pub(super) fn next_tier(&mut self) -> Option<u8> {
-        let tier = self.registry.tiers().get(self.next_tier).copied();
-        self.next_tier += 1;
-        tier
+    /// The next tier to ping, if any is left: the lowest above the last one pinged.
+    pub(super) fn next_tier(&self) -> Option<u8> {
+        self.registry.tiers().iter().copied().find(|&t| self.last_tier.is_none_or(|last| t > last))
     }
 
-    /// Whether tiers are left to ping.
-    pub(super) fn tiers_left(&self) -> bool {
-        self.next_tier < self.registry.tiers().len()
+    /// `tier` is being pinged.
+    pub(super) fn pinging(&mut self, tier: u8) {
+        self.last_tier = Some(tier);
+    }
+
+    /// Whether a tier was pinged already.
+    pub(super) fn pinged_a_tier(&self) -> bool {
+        self.last_tier.is_some()
+    }
+
+    /// Moves the held bids to the buyer snapshot in force (`current`), for a post that comes
+    /// later than its ping: each bid's buyer is looked up by id, and a bid whose buyer is gone,
+    /// disabled, paused, closed by its schedule or behind an open circuit is dropped; posts
+    /// go out with the buyer's settings and caps as they are now, and later tiers come from
+    /// `current`.
+    pub(super) fn refresh(&mut self, current: &Arc<Registry>, now: UnixMs) {
+        if Arc::ptr_eq(&self.registry, current) {
+            return;
+        }
+        let mut takes = vec![false; self.pings.len()];
+        for (ping, takes) in self.pings.iter_mut().zip(&mut takes) {
+            if let Some(buyer) = current.find(&ping.buyer.id) {
+                ping.buyer = Arc::clone(buyer);
+                *takes = buyer.still_takes(now);
+            }
+        }
+        self.ranked.retain(|c| takes[c.ping]);
+        self.registry = Arc::clone(current);
     }
 
     /// Prices the held bids for the publisher: the payout of each bid that would sell (the
@@ -82,8 +111,7 @@ impl Held {
         let mut ttl: Option<Duration> = None;
         for rank in 0..winners {
             let buyer = &self.pings[self.ranked[rank].ping].buyer;
-            let floor = fanout::limits(buyer, self.floor).floor;
-            let price = pricing::clearing_price(settings.pricing, settings.price_step, &self.ranked, rank, floor);
+            let price = pricing::price_at(settings, &self.ranked, rank, buyer, self.floor);
             offer = Micros(offer.0 + self.terms.payout.split(price).payout.0);
             if let Some(own) = buyer.bid_ttl {
                 ttl = Some(ttl.map_or(own, |t| t.min(own)));
@@ -95,7 +123,7 @@ impl Held {
 
     /// What the publisher is offered: its payout if the held bids sell as ranked (`None`: no
     /// bid). If the best buyer then rejects the post, the lead goes down the ranking and pays
-    /// what that sale pays, never more.
+    /// what that sale pays (usually less; with quality weights a lower-ranked bid may pay more).
     pub fn offer(&self) -> Option<Micros> {
         self.offer
     }

@@ -196,7 +196,7 @@ pub fn finished(record: &AuctionRecord, publisher_id: &str, lead: &Lead, answer:
         data.insert("margin".into(), json!(sale.split.margin.to_string()));
         let accepted = record.posts.iter().zip(&posts).find(|(post, _)| post.ping == sale.ping);
         data.insert("buyer_lead_id".into(), json!(accepted.and_then(|(_, row)| row.buyer_lead_id.clone())));
-        data.insert("shared".into(), json!(record.sales.len() > 1));
+        data.insert("shared".into(), json!(record.shared));
         data.insert("pinged".into(), json!(pinged));
         data.insert("bids".into(), json!(bids));
         events.push(event(EventType::LeadSold, lead_id, at, data));

@@ -107,7 +107,7 @@ impl<T: Transport> Auctioneer<T> {
         offer: Offer<'_>,
     ) -> AuctionRecord {
         let held = self.ping(Arc::clone(registry), lead.profile(), offer, start).await;
-        self.post(held, lead, lead_id, start, offer).await
+        self.post(held, registry, lead, lead_id, start, offer).await
     }
 
     /// The ping phase: tier by tier (ascending), pings the eligible buyers of the kinds of lead
@@ -127,14 +127,21 @@ impl<T: Transport> Auctioneer<T> {
     /// The post phase: posts the full lead down the held bids (skipping buyers in
     /// `offer.exclude`), one buyer at a time, until the lead has its sales or the bids or the
     /// budget (from `start`) run out; a lead still unsold goes on to the tiers not yet pinged.
+    /// Bids held since an earlier request move to the buyer snapshot in force, `registry`
+    /// ([`Held::refresh`]); the record's times are then this request's alone.
     pub async fn post(
         &self,
         mut held: Held,
+        registry: &Arc<Registry>,
         lead: &Lead,
         lead_id: Arc<str>,
         start: Instant,
         offer: Offer<'_>,
     ) -> AuctionRecord {
+        held.refresh(registry, crate::store::now_ms());
+        // A publisher's ping was an earlier request: its phase is not this one's time.
+        let (earlier_ping, earlier_wait) =
+            if held.started < start { (held.ping_time, held.waited) } else { (Duration::ZERO, Duration::ZERO) };
         let mut posted = Posted::default();
         let mut post_time = Duration::ZERO;
         loop {
@@ -144,7 +151,7 @@ impl<T: Transport> Auctioneer<T> {
             let bids = Bids { pings: &held.pings, ranked: &ranked, floor: held.floor, want: held.want };
             self.post_cascade(lead, &lead_id, offer.publisher_id, bids, held.terms.payout, start, &mut posted).await;
             post_time += post_started.elapsed();
-            if !posted.sales.is_empty() || !held.tiers_left() {
+            if !posted.sales.is_empty() || held.next_tier().is_none() {
                 break;
             }
             self.next_round(&mut held, lead.profile(), offer, start).await;
@@ -155,14 +162,15 @@ impl<T: Transport> Auctioneer<T> {
         circuits::record_posts(&held.pings, &posted.posts, &mut held.buyer_events);
         held.buyer_events.extend(posted.cap_events);
         let times = PhaseTimes {
-            ping: held.ping_time,
+            ping: held.ping_time.saturating_sub(earlier_ping),
             post: post_time,
             total: start.elapsed(),
-            buyers: held.waited + posted.waited,
+            buyers: held.waited.saturating_sub(earlier_wait) + posted.waited,
         };
         let record = AuctionRecord {
             lead_id,
             test: lead.test,
+            shared: held.want > 1,
             pings: held.pings,
             posts: posted.posts,
             sales: posted.sales,
@@ -175,15 +183,19 @@ impl<T: Transport> Auctioneer<T> {
     }
 
     /// Pings the next tiers until one brings bids (left in `held.ranked`) or none is left or the
-    /// budget is spent.
+    /// budget is spent. The first tier is pinged with whatever budget is left; a later one only
+    /// with a whole ping deadline and a post's worth left (a tier cut short would time its
+    /// buyers out, and their circuits would count it).
     async fn next_round(&self, held: &mut Held, lead: Profile<'_>, offer: Offer<'_>, start: Instant) {
         let wanted_kinds = held.terms.sharing.mode;
         let mut selection = Selection::default();
         while let Some(tier) = held.next_tier() {
             let left = self.settings.total_timeout.saturating_sub(start.elapsed());
-            if left < cascade::MIN_POST_BUDGET {
+            let needed = if held.pinged_a_tier() { self.settings.ping_timeout } else { Duration::ZERO };
+            if left < needed + cascade::MIN_POST_BUDGET {
                 return;
             }
+            held.pinging(tier);
             let wanted = Wanted {
                 tier,
                 exclusive: wanted_kinds != SharingMode::Shared,
@@ -206,11 +218,16 @@ impl<T: Transport> Auctioneer<T> {
             // A ping phase that ended well past its deadline means this engine was starved of
             // CPU: its timeouts say nothing about the buyers, so they are not held against them.
             let starved = ping_time > ping_timeout + STARVED_AFTER;
-            let outcomes = circuits::Outcomes { eligible, probes: &selection.probes, count_timeouts: !starved };
-            circuits::record_pings(&phase.records, outcomes, &mut held.buyer_events);
+            let mut records = phase.records;
+            for (record, index) in records.iter_mut().zip(eligible) {
+                record.probe = selection.probes.contains(index);
+            }
+            circuits::record_pings(&records, !starved, &mut held.buyer_events);
+            let sent = records.iter().filter(|r| r.buyer.fixed_price.is_none()).count();
+            self.metrics.pings_sent.increment(sent as u64);
             held.ping_time += ping_time;
             held.waited += phase.waited;
-            held.pings.extend(phase.records);
+            held.pings.extend(records);
             let mut ranked = phase.candidates;
             rank::rank(&mut ranked);
             let pings = &held.pings;
@@ -233,8 +250,6 @@ impl<T: Transport> Auctioneer<T> {
         }
         m.auction_seconds.record(record.times.total.as_secs_f64());
         m.overhead_seconds.record(record.overhead().as_secs_f64());
-        let sent = record.pings.iter().filter(|p| !matches!(p.result, record::PingResult::Fixed { .. })).count();
-        m.pings_sent.increment(sent as u64);
     }
 
     /// Engine-wide metric handles (intake uses the in-flight gauge).

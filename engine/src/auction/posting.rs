@@ -15,8 +15,8 @@ use tokio::time::{Instant, timeout};
 use super::cascade::{Cascade, MIN_POST_BUDGET, Step};
 use super::rank::{self, Candidate};
 use super::record::{BuyerEvent, PingRecord, PingResult, PostRecord, PostResult, Sale};
-use super::{Auctioneer, fanout, pricing};
-use crate::buyers::{PostView, Skip};
+use super::{Auctioneer, pricing};
+use crate::buyers::{PostView, Skip, rotation};
 use crate::config::Payout;
 use crate::protocol::ids;
 use crate::protocol::lead::Lead;
@@ -76,8 +76,7 @@ impl<T: Transport> Auctioneer<T> {
             let candidate = ranked[rank];
             let ping = &pings[candidate.ping];
             let buyer = &ping.buyer;
-            let buyer_floor = fanout::limits(buyer, floor).floor;
-            let price = pricing::clearing_price(settings.pricing, settings.price_step, ranked, rank, buyer_floor);
+            let price = pricing::price_at(settings, ranked, rank, buyer, floor);
             // Taken before the lead leaves, so two auctions cannot both sell a cap's last lead.
             // Test leads never count.
             let hold = match buyer.caps.as_ref().filter(|_| !lead.test) {
@@ -137,8 +136,9 @@ impl<T: Transport> Auctioneer<T> {
             };
             let latency = sent.elapsed();
             posted.waited += latency;
-            if rank::tied(ranked, rank) {
-                buyer.turns.advance(buyer.round_robin_weight);
+            let stride = |c: &Candidate| rotation::stride(pings[c.ping].buyer.round_robin_weight);
+            if let Some(floor) = rank::tie_floor(ranked, rank, stride) {
+                buyer.turns.advance(&lead.vertical, buyer.round_robin_weight, floor);
             }
             let metrics = &ping.buyer.metrics;
             metrics.post_seconds.record(latency.as_secs_f64());

@@ -3,11 +3,30 @@
 //! the step, never below the winner's floor and never above its own bid; with no bid below
 //! it, the floor if there is one, else its bid (no competition and no reserve: no discount).
 //! A plain function of its inputs; in a cascade each buyer posted to is priced against the
-//! bids ranked below it.
+//! bids ranked below it. A fixed-price buyer pays its fixed price, under either pricing.
 
 use super::rank::Candidate;
+use super::{Settings, fanout};
+use crate::buyers::Buyer;
 use crate::config::Pricing;
 use crate::protocol::money::Micros;
+
+/// The price the bid at `rank` of `ranked` pays if it buys: a fixed-price buyer its fixed
+/// price, any other the [`clearing_price`] over its effective floor (its own, or the lead's
+/// vertical floor `vertical_floor` if higher).
+pub fn price_at(
+    settings: &Settings,
+    ranked: &[Candidate],
+    rank: usize,
+    buyer: &Buyer,
+    vertical_floor: Micros,
+) -> Micros {
+    if buyer.fixed_price.is_some() {
+        return ranked[rank].price;
+    }
+    let floor = fanout::limits(buyer, vertical_floor).floor;
+    clearing_price(settings.pricing, settings.price_step, ranked, rank, floor)
+}
 
 /// The price the candidate at `rank` of `ranked` pays, with `floor` its effective floor.
 pub fn clearing_price(pricing: Pricing, step: Micros, ranked: &[Candidate], rank: usize, floor: Micros) -> Micros {

@@ -38,11 +38,16 @@ pub fn rank(candidates: &mut [Candidate]) {
     });
 }
 
-/// Whether the bid at `rank` of `ranked` (sorted) ties another on score: it got its place by
-/// its turn in the round robin.
-pub fn tied(ranked: &[Candidate], rank: usize) -> bool {
+/// For the bid at `rank` of `ranked` (sorted) that ties others on score (it got its place by its
+/// turn in the round robin), the floor its buyer's pass is raised to before it advances: the
+/// lowest pass among the others of the tie less the longest stride among them all
+/// (`stride` of a candidate's buyer). `None`: no tie.
+pub fn tie_floor(ranked: &[Candidate], rank: usize, stride: impl Fn(&Candidate) -> u64) -> Option<u64> {
     let score = ranked[rank].score;
-    (rank > 0 && ranked[rank - 1].score == score) || ranked.get(rank + 1).is_some_and(|c| c.score == score)
+    let tie = ranked.iter().enumerate().filter(|(_, c)| c.score == score);
+    let next = tie.clone().filter(|(i, _)| *i != rank).map(|(_, c)| c.turn).min()?;
+    let slowest = tie.map(|(_, c)| stride(c)).max().unwrap_or(0);
+    Some(next.saturating_sub(slowest))
 }
 
 #[cfg(test)]
@@ -86,7 +91,8 @@ mod tests {
         bids[1].turn = 1_000;
         rank(&mut bids);
         assert_eq!(bids.map(|c| c.ping), [1, 0, 2]);
-        assert!(tied(&bids, 0) && tied(&bids, 1) && !tied(&bids, 2));
+        assert_eq!(tie_floor(&bids, 0, |_| 300), Some(1_700), "the other's pass less the longest stride");
+        assert_eq!(tie_floor(&bids, 2, |_| 300), None, "no tie");
     }
 
     proptest! {

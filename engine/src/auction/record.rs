@@ -21,6 +21,8 @@ pub struct AuctionRecord {
     pub lead_id: Arc<str>,
     /// A test lead (never billed).
     pub test: bool,
+    /// Offered shared (to more than one buyer), whatever number of buyers took it.
+    pub shared: bool,
     /// One entry per buyer pinged, in ping order.
     pub pings: Vec<PingRecord>,
     /// Post attempts, in cascade order.
@@ -47,6 +49,8 @@ pub struct PingRecord {
     pub result: PingResult,
     /// Round trip, for answers received in time.
     pub latency: Option<Duration>,
+    /// Its buyer was admitted as its circuit's half-open probe.
+    pub probe: bool,
 }
 
 /// What a ping came to.

@@ -44,6 +44,14 @@ pub struct Selection {
 }
 
 impl Buyer {
+    /// Whether a buyer whose bid a publisher's ping holds may still be posted to at `now`: not
+    /// paused, open by its schedule, its circuit not open (caps are reserved at the post).
+    pub fn still_takes(&self, now: UnixMs) -> bool {
+        !self.paused
+            && self.schedule.as_ref().is_none_or(|s| s.is_open(now))
+            && self.circuit.as_ref().is_none_or(|c| !c.is_open())
+    }
+
     /// Whether the buyer can take `publisher_id`'s lead at `now`. The circuit is asked last:
     /// a half-open one hands out its single probe to whoever asks.
     pub fn availability(&self, publisher_id: &str, now: UnixMs) -> Result<Admit, Skip> {

@@ -64,6 +64,11 @@ impl Circuit {
         Circuit { settings, inner: Mutex::default(), tripped: AtomicBool::new(false), state }
     }
 
+    /// Whether the circuit is open or half-open (a read, handing out no probe).
+    pub fn is_open(&self) -> bool {
+        self.tripped.load(Ordering::Acquire)
+    }
+
     /// Whether the buyer may be pinged at `now`.
     pub fn admit(&self, now: UnixMs) -> Result<Admit, Skip> {
         if !self.tripped.load(Ordering::Acquire) {

@@ -63,6 +63,8 @@ pub struct Buyer {
     pub metrics: Arc<BuyerMetrics>,
     /// The buyer's payload mapping; `None` speaks v1.
     pub mapping: Option<Arc<Mapping>>,
+    /// A disabled buyer stays in the registry (its state carries over) but takes no lead.
+    pub enabled: bool,
     /// Priority tier (1 first).
     pub tier: u8,
     /// A fixed-price buyer's price: it is never pinged and ranks at this price.
@@ -173,6 +175,8 @@ pub struct Registry {
     eligibility: Eligibility,
     /// The tiers enabled buyers are in, ascending, each once.
     tiers: Vec<u8>,
+    /// Buyer ids to their index.
+    by_id: HashMap<Box<str>, u32>,
     /// Publishers' terms by id, as configured (sharing rules by vertical, payout).
     publishers: HashMap<Box<str>, crate::config::PublisherConfig>,
     /// Per-vertical floors, already raised to the global floor.
@@ -196,8 +200,6 @@ impl Registry {
     fn build(config: &Config, previous: &HashMap<&str, &Buyer>) -> Next {
         let global_floor = config.auction.floor.unwrap_or_default();
         let mut fresh_caps = Vec::new();
-        // A buyer new to the rotation starts behind every buyer already in it.
-        let back_of_rotation = previous.values().map(|b| b.turns.pass()).max().unwrap_or(0);
         let buyers = config
             .buyers
             .iter()
@@ -255,14 +257,14 @@ impl Registry {
                     circuit,
                     metrics,
                     mapping,
+                    enabled: b.enabled,
                     tier: b.tier,
                     fixed_price: b.fixed_price,
                     buys_exclusive: b.buys(LeadType::Exclusive),
                     buys_shared: b.buys(LeadType::Shared),
                     test_mode: b.test_mode,
                     bid_ttl: b.bid_ttl_ms.map(|ms| Duration::from_millis(ms.into())),
-                    turns: before
-                        .map_or_else(|| Arc::new(Turns::starting_at(back_of_rotation)), |old| Arc::clone(&old.turns)),
+                    turns: before.map_or_else(Arc::default, |old| Arc::clone(&old.turns)),
                     round_robin_weight: b.round_robin_weight,
                     settings,
                 })
@@ -273,10 +275,12 @@ impl Registry {
         tiers.sort_unstable();
         tiers.dedup();
         let publishers = config.publishers.iter().map(|p| (p.id.as_str().into(), p.clone())).collect();
+        let by_id = config.buyers.iter().zip(0..).map(|(b, i)| (b.id.as_str().into(), i)).collect();
         let registry = Registry {
             buyers,
             eligibility: Eligibility::build(&config.buyers),
             tiers,
+            by_id,
             publishers,
             floors,
             global_floor,
@@ -285,8 +289,8 @@ impl Registry {
     }
 
     /// Buyers of the `wanted` tier and lead kind that want this lead (vertical, state, ZIP,
-    /// attributes; a test lead only buyers in test mode, a real one only buyers out of it), are not
-    /// in `exclude`, and can take it
+    /// attributes; a test lead only buyers in test mode, a real one only buyers out of it; a
+    /// fixed price at least the lead's floor), are not in `exclude`, and can take it
     /// now (not paused, within their schedule, below their caps, circuit closed), by index, into
     /// `out` (cleared first); the half-open circuits' probes among them also go to `out.probes`.
     pub fn select(
@@ -300,10 +304,18 @@ impl Registry {
     ) {
         out.probes.clear();
         self.eligibility.select(lead, &mut out.buyers);
+        let floor = self.vertical_floor(lead.vertical);
         out.buyers.retain(|&i| {
             let buyer = &self.buyers[i as usize];
             let kind = (wanted.exclusive && buyer.buys_exclusive) || (wanted.shared && buyer.buys_shared);
-            if buyer.tier != wanted.tier || !kind || lead.test != buyer.test_mode || exclude.contains(&buyer.id) {
+            // A fixed price is the buyer's only bid: below the lead's floor it has none.
+            let below_floor = buyer.fixed_price.is_some_and(|p| p < buyer.limits.floor.max(floor));
+            if buyer.tier != wanted.tier
+                || !kind
+                || lead.test != buyer.test_mode
+                || below_floor
+                || exclude.contains(&buyer.id)
+            {
                 return false;
             }
             match buyer.availability(publisher_id, now) {
@@ -331,6 +343,11 @@ impl Registry {
                 caps.restore(&sale.publisher_id, Micros(sale.price), sale.at, now);
             }
         }
+    }
+
+    /// The enabled buyer `id`, if there is one.
+    pub fn find(&self, id: &str) -> Option<&Arc<Buyer>> {
+        self.by_id.get(id).map(|&i| &self.buyers[i as usize]).filter(|b| b.enabled)
     }
 
     /// The tiers of enabled buyers, ascending.

@@ -1,36 +1,46 @@
-//! Weighted round robin among equal offers, by stride scheduling: each buyer has a `pass`; among
-//! bids of equal score the lowest pass ranks first, and a buyer that got its turn (was posted to
-//! from a tie) advances its pass by its stride, `UNIT / round_robin_weight`. Over many ties,
-//! buyers weighted 3 and 1 get three turns to one, in a fixed interleaving rather than by
-//! chance. The pass is one atomic, carried across registry swaps like the buyer's metrics.
+//! Weighted round robin among equal offers, by stride scheduling: each buyer has a `pass` per
+//! vertical (a buyer tying one set of buyers on one vertical does not lose its turns on
+//! another); among bids of equal score the lowest pass ranks first, and a buyer that got its
+//! turn (was posted to from a tie) advances its pass by its stride, `UNIT / round_robin_weight`.
+//! Over many ties, buyers weighted 3 and 1 get three turns to one, in a fixed interleaving
+//! rather than by chance.
+//!
+//! A buyer far behind the others (new, or back from a pause or its schedule) would take every
+//! tie until it caught up; so on its turn its pass is first raised to no further behind the
+//! next buyer of the tie than one stride of the slowest: it gets its turn, not a burst of them.
+//! The passes are carried across registry swaps like the buyer's metrics.
 
-use std::sync::atomic::{AtomicU64, Ordering};
+use dashmap::DashMap;
 
-/// The pass a weight-1 buyer advances per turn (every weight up to 1,000 divides evenly
-/// enough: strides differ by under 0.1%).
+/// The pass a weight-1 buyer advances per turn (weights up to 1,000 give strides within 0.1%
+/// of exact).
 const UNIT: u64 = 1_000_000;
 
-/// A buyer's place in the rotation.
+/// How far a buyer of `weight` advances per turn.
+pub fn stride(weight: u32) -> u64 {
+    UNIT / u64::from(weight.max(1))
+}
+
+/// A buyer's places in the rotation, per vertical.
 #[derive(Debug, Default)]
 pub struct Turns {
-    pass: AtomicU64,
+    passes: DashMap<Box<str>, u64>,
 }
 
 impl Turns {
-    /// A rotation place starting at `pass` (a buyer added later starts at the back, not ahead
-    /// of every buyer that already had turns).
-    pub fn starting_at(pass: u64) -> Turns {
-        Turns { pass: AtomicU64::new(pass) }
+    /// Where the buyer stands on `vertical`: lower goes first among equal offers.
+    pub fn pass(&self, vertical: &str) -> u64 {
+        self.passes.get(vertical).map_or(0, |pass| *pass)
     }
 
-    /// Where the buyer stands: lower goes first among equal offers.
-    pub fn pass(&self) -> u64 {
-        self.pass.load(Ordering::Relaxed)
-    }
-
-    /// The buyer had its turn.
-    pub fn advance(&self, weight: u32) {
-        self.pass.fetch_add(UNIT / u64::from(weight.max(1)), Ordering::Relaxed);
+    /// The buyer had its turn on `vertical`: its pass, raised to at least `floor` (see the
+    /// module's doc), advances by its stride.
+    pub fn advance(&self, vertical: &str, weight: u32, floor: u64) {
+        let step = |pass: &mut u64| *pass = (*pass).max(floor).saturating_add(stride(weight));
+        match self.passes.get_mut(vertical) {
+            Some(mut pass) => step(&mut pass),
+            None => step(&mut self.passes.entry(vertical.into()).or_insert(0)),
+        }
     }
 }
 
@@ -38,22 +48,42 @@ impl Turns {
 mod tests {
     use super::*;
 
-    /// Two buyers always tied, weighted 3 and 1: whoever has the lower pass (then the first)
-    /// takes the turn.
+    /// Buyers always tied on `vertical`: the lowest pass (then the first) takes the turn, its
+    /// floor the next buyer's pass less the slowest stride.
+    fn turns(buyers: &[(&Turns, u32)], vertical: &str, rounds: usize) -> Vec<usize> {
+        let slowest = buyers.iter().map(|(_, w)| stride(*w)).max().unwrap_or(0);
+        (0..rounds)
+            .map(|_| {
+                let passes: Vec<u64> = buyers.iter().map(|(t, _)| t.pass(vertical)).collect();
+                let winner = (0..buyers.len()).min_by_key(|&i| (passes[i], i)).unwrap_or(0);
+                let next = (0..buyers.len()).filter(|&i| i != winner).map(|i| passes[i]).min().unwrap_or(0);
+                buyers[winner].0.advance(vertical, buyers[winner].1, next.saturating_sub(slowest));
+                winner
+            })
+            .collect()
+    }
+
     #[test]
     fn turns_follow_the_weights_in_a_fixed_interleaving() {
+        let (heavy, light) = (Turns::default(), Turns::default());
+        let order = turns(&[(&heavy, 3), (&light, 1)], "auto", 8);
+        assert_eq!(order, [0, 1, 0, 0, 0, 1, 0, 0], "three turns to one");
+    }
+
+    #[test]
+    fn a_buyer_far_behind_gets_one_turn_not_a_burst() {
+        let (a, b, late) = (Turns::default(), Turns::default(), Turns::default());
+        turns(&[(&a, 1), (&b, 1)], "auto", 1_000);
+        let order = turns(&[(&a, 1), (&b, 1), (&late, 1)], "auto", 6);
+        assert_eq!(order.iter().filter(|&&w| w == 2).count(), 2, "a fair third, from its first turn: {order:?}");
+        assert_eq!(order[0], 2, "its first turn comes at once");
+    }
+
+    #[test]
+    fn turns_on_one_vertical_leave_another_alone() {
         let (a, b) = (Turns::default(), Turns::default());
-        let mut order = String::new();
-        for _ in 0..8 {
-            if a.pass() <= b.pass() {
-                a.advance(3);
-                order.push('a');
-            } else {
-                b.advance(1);
-                order.push('b');
-            }
-        }
-        assert_eq!(order, "abaaabaa");
-        assert_eq!(order.matches('a').count(), 6, "three turns to one");
+        turns(&[(&a, 1), (&b, 1)], "home", 100);
+        assert_eq!(a.pass("auto"), 0);
+        assert_eq!(turns(&[(&a, 1), (&b, 1)], "auto", 2), [0, 1]);
     }
 }

@@ -91,7 +91,7 @@ fn in_doubt(
         params![lead_id, CRASH_DURING_POST],
     )
     .context("post in doubt")?;
-    let answer = answer(lead_id, Outcome::InDoubt, Some(buyer_id.clone()))?;
+    let answer = answer(conn, lead_id, Outcome::InDoubt, Some(buyer_id.clone()))?;
     close(conn, lead_id, "in_doubt", CRASH_DURING_POST, Some(&buyer_id), &answer, now)?;
     let mut data = Map::new();
     data.insert("lead_id".into(), lead_id.into());
@@ -103,7 +103,7 @@ fn in_doubt(
 }
 
 fn interrupted(conn: &Connection, lead_id: &str, now: UnixMs, wake: &mut bool) -> Result<(), StoreError> {
-    let answer = answer(lead_id, Outcome::Unsold, None)?;
+    let answer = answer(conn, lead_id, Outcome::Unsold, None)?;
     close(conn, lead_id, "unsold", INTERRUPTED, None, &answer, now)?;
     let mut data = Map::new();
     data.insert("lead_id".into(), lead_id.into());
@@ -112,15 +112,20 @@ fn interrupted(conn: &Connection, lead_id: &str, now: UnixMs, wake: &mut bool) -
 }
 
 /// The answer a publisher retry gets: no price (nothing was sold for sure), the buyer when in
-/// doubt, no timings (the auction's were lost with the process).
-fn answer(lead_id: &str, outcome: Outcome, buyer_id: Option<String>) -> Result<Vec<u8>, StoreError> {
+/// doubt, no timings (the auction's were lost with the process); a test lead still says so.
+fn answer(conn: &Connection, lead_id: &str, outcome: Outcome, buyer_id: Option<String>) -> Result<Vec<u8>, StoreError> {
+    let test: bool = conn
+        .query_row("SELECT test FROM leads WHERE id = ?1", [lead_id], |row| row.get(0))
+        .optional()
+        .context("recovered lead")?
+        .unwrap_or(false);
     let answer = LeadAnswer {
         lead_id: lead_id.to_owned(),
         outcome,
         price: None,
         buyer_id,
         sales: Vec::new(),
-        test: false,
+        test,
         timings_ms: Timings::default(),
     };
     serde_json::to_vec(&answer).context("recovered answer")
