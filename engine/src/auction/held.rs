@@ -10,6 +10,8 @@ use super::rank::Candidate;
 use super::record::{BuyerEvent, PingRecord};
 use tokio::time::Instant;
 
+use crate::protocol::lead::Profile;
+
 use super::{Settings, pricing};
 use crate::buyers::{Registry, Terms};
 use crate::protocol::money::Micros;
@@ -80,20 +82,28 @@ impl Held {
         self.last_tier.is_some()
     }
 
-    /// Moves the held bids to the buyer snapshot in force (`current`), for a post that comes
-    /// later than its ping: each bid's buyer is looked up by id, and a bid whose buyer is gone,
-    /// disabled, paused, closed by its schedule or behind an open circuit is dropped; posts
-    /// go out with the buyer's settings and caps as they are now, and later tiers come from
-    /// `current`.
-    pub(super) fn refresh(&mut self, current: &Arc<Registry>, now: UnixMs) {
-        if Arc::ptr_eq(&self.registry, current) {
+    /// Checks the held bids again at the post, against the buyer snapshot in force
+    /// (`current`): each bid's buyer is looked up by id, and a bid is dropped whose buyer is
+    /// gone or disabled, no longer wants the lead (its targeting or test mode changed), is
+    /// paused, closed by its schedule or behind an open circuit, or whose own bid lifetime
+    /// (`bid_ttl_ms`) has passed since the ping. Posts go out with the buyers' settings and caps
+    /// as they are now, and later tiers come from `current`. Bids taken in the post's own request
+    /// (`POST /v1/leads`: `earlier` false) on the same snapshot are left alone.
+    pub(super) fn refresh(&mut self, current: &Arc<Registry>, lead: Profile<'_>, earlier: bool, now: UnixMs) {
+        if !earlier && Arc::ptr_eq(&self.registry, current) {
             return;
         }
+        let held_for = self.started.elapsed();
+        let mut wanted = Vec::new();
+        current.wants(lead, &mut wanted);
         let mut takes = vec![false; self.pings.len()];
         for (ping, takes) in self.pings.iter_mut().zip(&mut takes) {
-            if let Some(buyer) = current.find(&ping.buyer.id) {
+            if let Some((index, buyer)) = current.find(&ping.buyer.id) {
                 ping.buyer = Arc::clone(buyer);
-                *takes = buyer.still_takes(now);
+                *takes = wanted.contains(&index)
+                    && lead.test == buyer.test_mode
+                    && buyer.still_takes(now)
+                    && buyer.bid_ttl.is_none_or(|ttl| held_for < ttl);
             }
         }
         self.ranked.retain(|c| takes[c.ping]);

@@ -138,10 +138,12 @@ impl<T: Transport> Auctioneer<T> {
         start: Instant,
         offer: Offer<'_>,
     ) -> AuctionRecord {
-        held.refresh(registry, crate::store::now_ms());
-        // A publisher's ping was an earlier request: its phase is not this one's time.
+        // A publisher's ping was an earlier request: its bids are checked again, and its phase
+        // is not this one's time.
+        let earlier = held.started < start;
+        held.refresh(registry, lead.profile(), earlier, crate::store::now_ms());
         let (earlier_ping, earlier_wait) =
-            if held.started < start { (held.ping_time, held.waited) } else { (Duration::ZERO, Duration::ZERO) };
+            if earlier { (held.ping_time, held.waited) } else { (Duration::ZERO, Duration::ZERO) };
         let mut posted = Posted::default();
         let mut post_time = Duration::ZERO;
         loop {

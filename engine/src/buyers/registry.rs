@@ -345,9 +345,15 @@ impl Registry {
         }
     }
 
-    /// The enabled buyer `id`, if there is one.
-    pub fn find(&self, id: &str) -> Option<&Arc<Buyer>> {
-        self.by_id.get(id).map(|&i| &self.buyers[i as usize]).filter(|b| b.enabled)
+    /// The enabled buyer `id` and its index, if there is one.
+    pub fn find(&self, id: &str) -> Option<(u32, &Arc<Buyer>)> {
+        self.by_id.get(id).map(|&i| (i, &self.buyers[i as usize])).filter(|(_, b)| b.enabled)
+    }
+
+    /// The enabled buyers whose targeting (vertical, state, ZIP, attributes) wants `lead`, by
+    /// index, into `out`: no availability check, no tier.
+    pub fn wants(&self, lead: Profile<'_>, out: &mut Vec<u32>) {
+        self.eligibility.select(lead, out);
     }
 
     /// The tiers of enabled buyers, ascending.

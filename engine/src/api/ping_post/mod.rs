@@ -198,12 +198,12 @@ impl PingPostApi {
                 });
             }
             let ping_id = PingId::new();
-            let bid = held.offer();
-            metrics.pinged(bid.is_some());
             // The hold counts from the ping's arrival: never longer than a held buyer honours
-            // its bid.
+            // its bid. A bid that lapsed during the ping phase itself is no bid.
             let hold = held.bid_ttl().map_or(terms.hold, |ttl| ttl.min(terms.hold));
             let expires = started + hold;
+            let bid = held.offer().filter(|_| expires > Instant::now());
+            metrics.pinged(bid.is_some());
             let expires_at = bid.map(|_| {
                 let at = crate::store::now_ms() + millis(hold) - millis(started.elapsed());
                 crate::store::rfc3339(at).unwrap_or_default()
@@ -260,7 +260,9 @@ impl PingPostApi {
         let body = body::read_limited(&parts.headers, body, intake.max_body_bytes).await?;
         let post = validate::post(&body)?;
         let fingerprint = idempotency::fingerprint(&body);
-        let (held, claim) = match self.held.claim(publisher.index, &post.ping_id, fingerprint, started)? {
+        // Expiry is judged when the post is read, not when it began arriving (a slow upload
+        // must not claim a ping past its buyers' bid lifetimes).
+        let (held, claim) = match self.held.claim(publisher.index, &post.ping_id, fingerprint, Instant::now())? {
             Claimed::Replay(answer) => return Ok((intake::replayed(answer), "replayed")),
             Claimed::Fresh(held, claim) => (held, claim),
         };
