@@ -219,9 +219,7 @@ impl Registry {
                     mapping.as_ref().map_or((JSON_CONTENT_TYPE, JSON_CONTENT_TYPE), |m| m.content_types());
                 let endpoint = Endpoint {
                     buyer_id: Arc::clone(&id),
-                    // A fixed-price buyer has no ping URL and is never pinged (the ping phase
-                    // offers its fixed price instead): its post URL stands in.
-                    ping_url: b.ping_url.clone().unwrap_or_else(|| b.post_url.clone()),
+                    ping_url: b.ping_url.clone(),
                     post_url: b.post_url.clone(),
                     headers: b.headers.clone(),
                     signer: b.secret.as_ref().map(|s| Signer::new(&s.0)),
@@ -430,7 +428,7 @@ caps = {{ {caps} }}
 
         let next = before.next(&config("a2", "daily = 1"));
         let buyer = next.registry.buyer(0);
-        assert_eq!(buyer.endpoint.ping_url.path(), "/a2/ping", "the change is in");
+        assert_eq!(buyer.endpoint.ping_url.as_ref().map(http::Uri::path), Some("/a2/ping"), "the change is in");
         assert!(next.fresh_caps.is_empty(), "unchanged caps need no rebuild");
         assert!(!buyer.caps.as_ref().expect("capped").has_room("pub1", now), "the sale still counts after the swap");
         assert!(Arc::ptr_eq(&buyer.metrics, &before.buyer(0).metrics), "same metric handles");

@@ -80,7 +80,8 @@ impl Transport for HttpTransport {
             TransportKind::Http2 => self.http2.clone(),
         };
         async move {
-            let request = build_request(&exchange);
+            // No ping URL: a fixed-price buyer, which the auction never pings.
+            let request = build_request(&exchange).ok_or(TransportError::Connect)?;
             let response = client
                 .request(request)
                 .await
@@ -98,10 +99,10 @@ impl Transport for HttpTransport {
     }
 }
 
-fn build_request(exchange: &Exchange) -> Request<Full<Bytes>> {
+fn build_request(exchange: &Exchange) -> Option<Request<Full<Bytes>>> {
     let endpoint = &exchange.endpoint;
     let (uri, content_type) = match exchange.kind {
-        ExchangeKind::Ping => (endpoint.ping_url.clone(), &endpoint.ping_content_type),
+        ExchangeKind::Ping => (endpoint.ping_url.clone()?, &endpoint.ping_content_type),
         ExchangeKind::Post => (endpoint.post_url.clone(), &endpoint.post_content_type),
     };
     let mut request = Request::new(Full::new(exchange.body.clone()));
@@ -128,5 +129,5 @@ fn build_request(exchange: &Exchange) -> Request<Full<Bytes>> {
             }
         }
     }
-    request
+    Some(request)
 }

@@ -32,8 +32,8 @@ pub enum ExchangeKind {
 pub struct Endpoint {
     /// The buyer's id (for in-memory buyers and diagnostics).
     pub buyer_id: Arc<str>,
-    /// Ping endpoint.
-    pub ping_url: Uri,
+    /// Ping endpoint (`None`: a fixed-price buyer, never pinged).
+    pub ping_url: Option<Uri>,
     /// Post endpoint.
     pub post_url: Uri,
     /// Extra headers on every request.
