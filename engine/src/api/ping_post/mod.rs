@@ -266,6 +266,11 @@ impl PingPostApi {
             Claimed::Replay(answer) => return Ok((intake::replayed(answer), "replayed")),
             Claimed::Fresh(held, claim) => (held, claim),
         };
+        // Claimed: the shield stops handing this ping out at once (before any await), so an
+        // identical ping from now on runs its own auction.
+        if let Some(key) = claim.shield() {
+            self.shield.forget(key, claim.id());
+        }
         // Refused here, the post reached no buyer: the bids go back to the ping.
         let ready = post.lead(claim.ping()).and_then(|(lead, ignored)| {
             let permit = intake::overloaded(&intake.in_flight)?;
@@ -278,9 +283,6 @@ impl PingPostApi {
                 return Err(error);
             }
         };
-        if let Some(key) = claim.shield() {
-            self.shield.forget(key, claim.id());
-        }
         let post = Some(PostFields { ping_id: claim.id().to_string(), ignored });
         let bids = Bids::Held(held, claim);
         let submission = Submission { publisher, lead, started, permit, idempotency: None, bids, post };
