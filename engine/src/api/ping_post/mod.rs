@@ -77,7 +77,7 @@ struct PingAnswer {
 }
 
 /// A publisher's ping settings in force.
-struct Terms {
+struct PingSettings {
     /// Its `ping_rate_limit`.
     rate_limit: Option<RateLimit>,
     /// Its shield window (zero: off).
@@ -119,11 +119,11 @@ impl PingPostApi {
     /// `publisher`'s ping settings in the config in force. A linear scan: publishers are tens
     /// or hundreds, and reading the config in force makes an admin change apply to the next
     /// ping.
-    fn terms(&self, publisher: &str) -> Terms {
+    fn settings(&self, publisher: &str) -> PingSettings {
         let config = self.config.current();
         let entry = config.publishers.iter().find(|p| p.id == publisher);
         let shield_ms = entry.and_then(|p| p.ping_shield_ms).unwrap_or(config.ping_post.shield_ms);
-        Terms {
+        PingSettings {
             rate_limit: entry.and_then(|p| p.ping_rate_limit),
             shield: Duration::from_millis(shield_ms),
             hold: Duration::from_millis(config.ping_post.hold_ms),
@@ -141,8 +141,8 @@ impl PingPostApi {
     ) -> Result<Response<Full<Bytes>>, ApiError> {
         let started = Instant::now();
         let publisher = caller.require_publisher(Scope::Write)?;
-        let terms = self.terms(&publisher.id);
-        if let Some(limit) = terms.rate_limit {
+        let settings = self.settings(&publisher.id);
+        if let Some(limit) = settings.rate_limit {
             let verdict = self.limits.admit(publisher.index, limit);
             if !verdict.admitted {
                 return Err(ApiError::new(
@@ -156,7 +156,7 @@ impl PingPostApi {
         body::require_json(&parts.headers)?;
         let body = body::read_limited(&parts.headers, body, intake.max_body_bytes).await?;
         let ping = validate::ping(&body)?;
-        let shield = if terms.shield.is_zero() {
+        let shield = if settings.shield.is_zero() {
             None
         } else {
             match self.shield.claim(ShieldKey::of(&publisher.id, &ping), started) {
@@ -200,7 +200,7 @@ impl PingPostApi {
             let ping_id = PingId::new();
             // The hold counts from the ping's arrival: never longer than a held buyer honours
             // its bid. A bid that lapsed during the ping phase itself is no bid.
-            let hold = held.bid_ttl().map_or(terms.hold, |ttl| ttl.min(terms.hold));
+            let hold = held.bid_ttl().map_or(settings.hold, |ttl| ttl.min(settings.hold));
             let expires = started + hold;
             let bid = held.offer().filter(|_| expires > Instant::now());
             metrics.pinged(bid.is_some());
@@ -217,7 +217,7 @@ impl PingPostApi {
             // Serializing the answer struct cannot fail.
             let answer = Bytes::from(serde_json::to_vec(&answer).unwrap_or_default());
             if let Some(shield) = shield {
-                let until = started + terms.shield;
+                let until = started + settings.shield;
                 let until = if bid.is_some() { until.min(expires) } else { until };
                 shield.complete(answer.clone(), bid.map(|_| ping_id), until);
             }
